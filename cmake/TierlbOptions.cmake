@@ -1,0 +1,32 @@
+# Compiler flags every tierlb target gets, through the interface library tierlb_flags.
+add_library(tierlb_flags INTERFACE)
+target_compile_options(tierlb_flags INTERFACE -Wall -Wextra -Wpedantic -Wshadow
+                       -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wunused
+                       -Woverloaded-virtual -Wnull-dereference -Wformat=2)
+if(TIERLB_WERROR)
+  target_compile_options(tierlb_flags INTERFACE -Werror)
+endif()
+target_include_directories(tierlb_flags INTERFACE ${CMAKE_SOURCE_DIR}
+                           ${CMAKE_BINARY_DIR}/generated)
+
+if(TIERLB_SANITIZE)
+  message(STATUS "tierlb: building with -fsanitize=${TIERLB_SANITIZE}")
+  target_compile_options(tierlb_flags INTERFACE -fsanitize=${TIERLB_SANITIZE}
+                         -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(tierlb_flags INTERFACE -fsanitize=${TIERLB_SANITIZE})
+endif()
+
+# tierlb_library(NAME GLOB_PATTERNS... LINK libs...): a static library of the files that match,
+# or an interface library while the folder is still empty, linked to LINK either way.
+function(tierlb_library name)
+  cmake_parse_arguments(arg "" "" "GLOBS;LINK" ${ARGN})
+  file(GLOB sources CONFIGURE_DEPENDS ${arg_GLOBS})
+  list(FILTER sources EXCLUDE REGEX "/main\\.cpp$")
+  if(sources)
+    add_library(${name} STATIC ${sources})
+    target_link_libraries(${name} PUBLIC tierlb_flags ${arg_LINK})
+  else()
+    add_library(${name} INTERFACE)
+    target_link_libraries(${name} INTERFACE tierlb_flags ${arg_LINK})
+  endif()
+endfunction()
