@@ -149,8 +149,7 @@ bool operator==(const SocketAddress& a, const SocketAddress& b) {
 namespace {
 
 // "80" -> 80. Rejects signs, blanks, ranges and values above 65535.
-Expected<std::uint16_t> parse_port(std::string_view text, std::string_view whole,
-                                   AddressUse use) {
+Expected<std::uint16_t> parse_port(std::string_view text, std::string_view whole, AddressUse use) {
     if (text.empty()) {
         return unexpected("missing port in '" + std::string(whole) + "'");
     }

@@ -40,7 +40,9 @@ public:
     socklen_t length() const { return length_; }
     int domain() const { return is_inet() ? native()->sa_family : AF_UNIX; }
 
-    bool is_inet() const { return family_ == AddressFamily::ipv4 || family_ == AddressFamily::ipv6; }
+    bool is_inet() const {
+        return family_ == AddressFamily::ipv4 || family_ == AddressFamily::ipv6;
+    }
     bool is_unix() const { return !is_inet(); }
 
     // TCP only: the port in host order, and the address without port ("127.0.0.1", "::1").

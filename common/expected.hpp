@@ -19,7 +19,9 @@ template <typename E>
 Unexpected<std::decay_t<E>> unexpected(E&& error) {
     return {std::forward<E>(error)};
 }
-inline Unexpected<std::string> unexpected(const char* error) { return {std::string(error)}; }
+inline Unexpected<std::string> unexpected(const char* error) {
+    return {std::string(error)};
+}
 
 template <typename T, typename E = std::string>
 class Expected {

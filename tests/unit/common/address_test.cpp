@@ -38,10 +38,8 @@ TEST_CASE("TCP addresses become sockaddr_in/in6 with the port in network order")
         {"ipv4@10.1.2.3:65535", AddressUse::connect, AddressFamily::ipv4, "10.1.2.3", 65535,
          "10.1.2.3:65535"},
         {"ipv6@:443", AddressUse::bind, AddressFamily::ipv6, "::", 443, "[::]:443"},
-        {"ipv6@[fe80::1]:1", AddressUse::connect, AddressFamily::ipv6, "fe80::1", 1,
-         "[fe80::1]:1"},
-        {"localhost:80", AddressUse::connect, AddressFamily::ipv4, "127.0.0.1", 80,
-         "127.0.0.1:80"},
+        {"ipv6@[fe80::1]:1", AddressUse::connect, AddressFamily::ipv6, "fe80::1", 1, "[fe80::1]:1"},
+        {"localhost:80", AddressUse::connect, AddressFamily::ipv4, "127.0.0.1", 80, "127.0.0.1:80"},
     }));
     CAPTURE(c.text);
     auto a = parse_address(c.text, c.use);
@@ -124,8 +122,7 @@ TEST_CASE("from_native recognises what the kernel returns") {
     auto abnsz = *parse_address("abnsz@x", AddressUse::bind);
     CHECK(tierlb::SocketAddress::from_native(abnsz.native(), abnsz.length()) == abnsz);
     auto tcp = *parse_address("[::1]:9", AddressUse::connect);
-    CHECK(tierlb::SocketAddress::from_native(tcp.native(), tcp.length()).to_string() ==
-          "[::1]:9");
+    CHECK(tierlb::SocketAddress::from_native(tcp.native(), tcp.length()).to_string() == "[::1]:9");
     // An unnamed unix peer (just the family) has an empty name.
     sockaddr_un unnamed{};
     unnamed.sun_family = AF_UNIX;
