@@ -2,7 +2,7 @@
 add_library(tierlb_flags INTERFACE)
 target_compile_options(tierlb_flags INTERFACE -Wall -Wextra -Wpedantic -Wshadow
                        -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wunused
-                       -Woverloaded-virtual -Wnull-dereference -Wformat=2
+                       -Woverloaded-virtual -Wformat=2
                        # g++ 12 reports Asio's coroutine frame allocator (a class-specific
                        # operator new/delete pair) as mismatched: a known false positive.
                        $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete>)

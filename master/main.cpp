@@ -1,16 +1,23 @@
 // tierlb: a two-tier load balancer for long-lived TLS connections. See README.md.
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "common/log/event_log.hpp"
 #include "config/load.hpp"
 #include "master/command_line.hpp"
+#include "master/listeners.hpp"
+#include "master/process.hpp"
+#include "master/supervisor.hpp"
 
 namespace {
 
-// tierlb -c: every error and warning as FILE:LINE: message; 0 when valid, 1 otherwise.
-int check_configuration(const tierlb::master::CommandLine& cl) {
+using tierlb::master::CommandLine;
+
+// Every error and warning as FILE:LINE: message; the configuration when it is valid.
+tierlb::config::ConfigurationPtr load(const CommandLine& cl) {
     tierlb::config::Diagnostics diagnostics;
     auto config = tierlb::config::load_files(cl.files, diagnostics);
     if (cl.verbosity != tierlb::master::Verbosity::quiet || !config) {
@@ -20,23 +27,66 @@ int check_configuration(const tierlb::master::CommandLine& cl) {
         std::cerr << "Configuration file has " << diagnostics.error_count()
                   << (diagnostics.error_count() == 1 ? " error" : " errors")
                   << " and is invalid.\n";
+    }
+    return config;
+}
+
+// tierlb -f FILE --process N: one process alone (or a process started by the master, which
+// hands it its listening sockets through the environment).
+int run_one_process(const CommandLine& cl) {
+    auto config = load(cl);
+    if (!config) {
         return 1;
     }
-    if (cl.verbosity != tierlb::master::Verbosity::quiet) {
-        std::cout << "Configuration file is valid\n";
+    if (std::find(config->processes.begin(), config->processes.end(), cl.process) ==
+        config->processes.end()) {
+        tierlb::log::alert("the configuration has no process {}", cl.process);
+        return 1;
     }
-    return 0;
+    std::map<std::string, int> fds;
+    if (const char* handover = std::getenv(tierlb::master::handover_variable)) {
+        fds = tierlb::master::decode_handover(handover);
+        ::unsetenv(tierlb::master::handover_variable);
+    } else {
+        auto opened = tierlb::master::open_listeners(*config, cl.process);
+        if (!opened) {
+            tierlb::log::alert("{}", opened.error());
+            return 2;
+        }
+        for (const auto& l : *opened) {
+            fds[l.key] = l.fd;
+        }
+    }
+    tierlb::master::ProcessHost host(config, cl.process);
+    if (auto error = host.start(fds)) {
+        tierlb::log::alert("{}", *error);
+        return 2;
+    }
+    return host.run();
+}
+
+tierlb::log::Verbosity verbosity_of(tierlb::master::Verbosity v) {
+    switch (v) {
+        case tierlb::master::Verbosity::quiet:
+            return tierlb::log::Verbosity::quiet;
+        case tierlb::master::Verbosity::debug:
+            return tierlb::log::Verbosity::debug;
+        case tierlb::master::Verbosity::normal:
+            break;
+    }
+    return tierlb::log::Verbosity::normal;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    using Action = tierlb::master::CommandLine::Action;
+    using Action = CommandLine::Action;
     auto cl = tierlb::master::parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
     if (!cl) {
         std::cerr << "tierlb: " << cl.error() << "\n" << tierlb::master::usage_text();
         return 1;
     }
+    tierlb::log::set_verbosity(verbosity_of(cl->verbosity));
     switch (cl->action) {
         case Action::help:
             std::cout << tierlb::master::usage_text();
@@ -44,13 +94,22 @@ int main(int argc, char** argv) {
         case Action::version:
             std::cout << tierlb::master::version_text(cl->build_details);
             return 0;
-        case Action::check:
-            return check_configuration(*cl);
-        case Action::run_master:
+        case Action::check: {
+            auto config = load(*cl);
+            if (config && cl->verbosity != tierlb::master::Verbosity::quiet) {
+                std::cout << "Configuration file is valid\n";
+            }
+            return config ? 0 : 1;
+        }
         case Action::run_process:
-            std::cerr << "tierlb: running the configuration is not yet available in this "
-                         "version (only -c, -v)\n";
-            return 2;
+            return run_one_process(*cl);
+        case Action::run_master: {
+            auto config = load(*cl);
+            if (!config) {
+                return 1;
+            }
+            return tierlb::master::run_master(*cl, config);
+        }
     }
     return 2;
 }

@@ -1,0 +1,236 @@
+"""Systems under test: two-tier load balancers in front of one backend.
+
+Each system starts an Instance for a given backend port; the instance knows its dispatcher's
+port and pid and its workers' pids, tells whether it is still alive, and stops by pid.
+A system that cannot start raises Unavailable with the reason (the last lines it printed).
+"""
+
+import os
+import socket
+import time
+
+from . import procs
+
+READY_DEADLINE_S = 15.0
+PROBE_DEADLINE_S = 5.0
+
+# Both systems: the timeouts of the brief; no logging; nothing pinned.
+DEFAULTS = """defaults
+    mode tcp
+{maxconn}    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+"""
+
+
+class Unavailable(Exception):
+    """The system could not be started or did not become ready; str() says why."""
+
+
+def probe_kind(backend_mode):
+    """What an end-to-end probe can check through a proxy in front of that backend."""
+    return backend_mode if backend_mode in ("echo", "source") else "connect"
+
+
+def tail_text(lines, count=6):
+    kept = [line for line in lines if line.strip()][-count:]
+    return " | ".join(kept) if kept else "(no output)"
+
+
+class Instance:
+    def __init__(self, system, registry, port, dispatcher_pid, worker_pids, procs_started,
+                 foreign=False):
+        self.system = system
+        self.registry = registry
+        self.port = port
+        self.dispatcher_pid = dispatcher_pid
+        self.worker_pids = worker_pids
+        self.procs = procs_started
+        self.foreign = foreign  # workers are children of a master, not ours
+
+    def alive(self):
+        if not all(p.alive() for p in self.procs):
+            return False
+        if self.foreign:
+            return all(procs.pid_matches(pid, "tierlb")
+                       for pid in [self.dispatcher_pid] + self.worker_pids)
+        return True
+
+    def last_words(self):
+        lines = []
+        for p in self.procs:
+            tail = p.stderr or p.stdout
+            if tail:
+                lines += [f"{p.name}: {line}" for line in tail.lines()]
+        return tail_text(lines)
+
+    def stop(self):
+        # Reverse order: the dispatcher (last started) goes first, then the workers.
+        for p in reversed(self.procs):
+            self.registry.stop(p, deadline_s=10.0)
+        if self.foreign:
+            self.registry.reap_foreign()
+
+
+class HaproxyTwoTier:
+    """W+1 separate `haproxy -f CFG -db` processes (2.6 has no nbproc): one dispatcher
+    (leastconn over abns@ sockets with send-proxy) and W workers (accept-proxy)."""
+
+    name = "haproxy-2tier"
+
+    def __init__(self, haproxy, workers, nbthread, registry, config_dir):
+        self.haproxy = haproxy
+        self.workers = workers
+        self.nbthread = nbthread
+        self.registry = registry
+        self.config_dir = config_dir
+
+    def _global(self):
+        return (
+            "global\n"
+            "    maxconn 30000\n"
+            f"    nbthread {self.nbthread}\n"
+            "    # maxconn 30000 wants 60014 descriptors; where the hard limit is lower (20000\n"
+            "    # here, no CAP_SYS_RESOURCE) HAProxy 2.6 refuses to start unless this is off.\n"
+            "    no strict-limits\n"
+        )
+
+    def configs(self, port, backend_port, prefix):
+        defaults = DEFAULTS.format(maxconn="    maxconn 30000\n")
+        dispatcher = self._global() + defaults + (
+            "listen dispatcher\n"
+            f"    bind 127.0.0.1:{port}\n"
+            "    balance leastconn\n"
+        ) + "".join(f"    server w{i} abns@{prefix}w{i} send-proxy\n"
+                    for i in range(1, self.workers + 1))
+        workers = [
+            self._global() + defaults + (
+                "listen worker\n"
+                f"    bind abns@{prefix}w{i} accept-proxy\n"
+                f"    server app 127.0.0.1:{backend_port}\n"
+            )
+            for i in range(1, self.workers + 1)
+        ]
+        return dispatcher, workers
+
+    def start(self, backend_port, backend_mode, prefix):
+        port = procs.free_port()
+        dispatcher_cfg, worker_cfgs = self.configs(port, backend_port, prefix)
+        started = []
+        instance = Instance(self, self.registry, port, None, [], started)
+        try:
+            # Workers first, so the dispatcher's servers exist when it takes traffic.
+            for i, text in enumerate(worker_cfgs, start=1):
+                path = self._write(f"haproxy-worker{i}.cfg", text)
+                started.append(self.registry.start(
+                    f"haproxy-w{i}", [self.haproxy, "-f", path, "-db"],
+                    log_name=f"haproxy-worker{i}", capture_stderr=True))
+            path = self._write("haproxy-dispatcher.cfg", dispatcher_cfg)
+            dispatcher = self.registry.start(
+                "haproxy-dispatcher", [self.haproxy, "-f", path, "-db"],
+                log_name="haproxy-dispatcher", capture_stderr=True)
+            started.append(dispatcher)
+            instance.dispatcher_pid = dispatcher.pid
+            instance.worker_pids = [p.pid for p in started[:-1]]
+            self._wait_ready(instance, port, prefix, backend_mode)
+        except BaseException:
+            instance.stop()
+            raise
+        return instance
+
+    def _write(self, name, text):
+        path = os.path.join(self.config_dir, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return path
+
+    def _wait_ready(self, instance, port, prefix, backend_mode):
+        def listening():
+            if not instance.alive():
+                return "dead"
+            if not procs.probe_connect(socket.AF_INET, ("127.0.0.1", port)):
+                return None
+            for i in range(1, self.workers + 1):
+                if not procs.probe_connect(socket.AF_UNIX, procs.abns_address(f"{prefix}w{i}")):
+                    return None
+            return "ok"
+
+        state = procs.poll_until(listening, READY_DEADLINE_S)
+        if state != "ok":
+            why = "exited" if state == "dead" else "not listening after %.0f s" % READY_DEADLINE_S
+            raise Unavailable(f"{why}: {instance.last_words()}")
+        if not procs.poll_until(lambda: procs.probe_tcp(port, probe_kind(backend_mode)),
+                                PROBE_DEADLINE_S):
+            raise Unavailable(f"end-to-end probe failed: {instance.last_words()}")
+
+
+class TierlbTwoTier:
+    """One `tierlb -f CFG` master: it starts the dispatcher as process 1 and the workers as
+    processes 2..W+1, and says so on stderr ("process N started (pid P)", "process N ready")."""
+
+    name = "tierlb-2tier"
+    STARTED = r"process (\d+) started \(pid (\d+)\)"
+    READY = r"process (\d+) ready"
+
+    def __init__(self, tierlb, workers, registry, config_dir):
+        self.tierlb = tierlb
+        self.workers = workers
+        self.registry = registry
+        self.config_dir = config_dir
+
+    def config(self, port, backend_port, prefix):
+        text = "global\n    maxconn 30000\n" + DEFAULTS.format(maxconn="") + (
+            "listen dispatcher\n"
+            f"    bind 127.0.0.1:{port} process 1\n"
+            "    balance leastconn\n"
+        )
+        text += "".join(f"    server w{i} abns@{prefix}w{i} send-proxy\n"
+                        for i in range(1, self.workers + 1))
+        text += "listen worker\n"
+        text += "".join(f"    bind abns@{prefix}w{i} process {i + 1} accept-proxy\n"
+                        for i in range(1, self.workers + 1))
+        text += f"    server app 127.0.0.1:{backend_port}\n"
+        return text
+
+    def start(self, backend_port, backend_mode, prefix):
+        port = procs.free_port()
+        path = os.path.join(self.config_dir, "tierlb.cfg")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.config(port, backend_port, prefix))
+        master = self.registry.start(
+            "tierlb-master", [self.tierlb, "-f", path], log_name="tierlb", capture_stderr=True,
+            patterns={"started": self.STARTED, "ready": self.READY})
+        instance = Instance(self, self.registry, port, None, [], [master], foreign=True)
+        try:
+            self._wait_ready(instance, master, port, backend_mode)
+        except BaseException:
+            instance.stop()
+            raise
+        return instance
+
+    def _wait_ready(self, instance, master, port, backend_mode):
+        wanted = {str(n) for n in range(1, self.workers + 2)}
+
+        def ready(tail):
+            return wanted <= {groups[0] for groups in tail.found["ready"]}
+
+        tail = master.stderr
+        tail.wait(lambda t: ready(t) or not master.alive(), time.monotonic() + READY_DEADLINE_S)
+        # Whatever happened, remember the children it announced, so stop() can reap them.
+        pids = {n: int(pid) for n, pid in tail.found["started"]}
+        for pid in pids.values():
+            self.registry.watch_foreign(pid, "tierlb")
+        if not master.alive():
+            code = master.wait(1.0)
+            raise Unavailable(f"tierlb exited with code {code}: {tail_text(tail.lines())}")
+        if not ready(tail):
+            raise Unavailable(f"not ready after {READY_DEADLINE_S:.0f} s: "
+                              f"{tail_text(tail.lines())}")
+        if "1" not in pids:
+            raise Unavailable(f"no 'process 1 started (pid P)' line: {tail_text(tail.lines())}")
+        instance.dispatcher_pid = pids["1"]
+        instance.worker_pids = [pids[n] for n in sorted(pids, key=int) if n != "1"]
+        if not procs.poll_until(lambda: procs.probe_tcp(port, probe_kind(backend_mode)),
+                                PROBE_DEADLINE_S):
+            raise Unavailable(f"ready but the end-to-end probe failed: "
+                              f"{tail_text(tail.lines())}")

@@ -1,0 +1,106 @@
+// bench_loadgen: the load generator of the benchmarks (see bench/README.md).
+//
+//   bench_loadgen --connect HOST:PORT [--threads N] [--timeout S] [--warmup S] MODE [options]
+//
+// Global options may come before or after MODE. Each run prints one human-readable line and one
+// "RESULT {json}" line on stdout. Connection errors are counted, never fatal.
+
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bench/tools/loadgen.hpp"
+
+namespace {
+
+constexpr const char* help_text =
+    R"(usage: bench_loadgen --connect HOST:PORT [global options] MODE [mode options]
+
+global options (before or after MODE):
+  --connect HOST:PORT   target, loopback only (127.0.0.0/8 or [::1])
+  --threads N           io_context threads (default 1)
+  --timeout S           bound on every connect/read/write (default 5)
+  --warmup S            seconds left out of the figures at the start (default 1;
+                        a quarter of the run when the run is shorter than twice that)
+
+modes:
+  rate    --concurrency C --duration S --size B
+          C workers loop: connect, send B bytes, read B back (echo backend), close.
+          Reports connections/s and connect+exchange latency.
+  latency --connections C --duration S --size B --interval MS
+          C persistent connections, each sends B bytes and waits for the echo every MS
+          (0 = back to back). Reports round-trip latency.
+  bulk    --connections C --duration S --direction up|down|both
+          streams to a sink (up), from a source (down) or through an echo (both) backend.
+          Reports MB/s (10^6 bytes) counted at the client.
+  idle    --connections N --burst B [--hold S]
+          opens N connections B at a time, each proven by a 1-byte echo, prints
+          "established N in T ms", holds them until SIGTERM/SIGINT or S seconds (default 3600).
+)";
+
+const std::set<std::string> modes = {"rate", "latency", "bulk", "idle"};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace bench::loadgen;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    for (const auto& arg : args) {
+        if (arg == "--help" || arg == "-h") {
+            std::cout << help_text;
+            return 0;
+        }
+    }
+    // The mode is the first word that is not an option's value.
+    std::string mode;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i].rfind("--", 0) == 0) {
+            ++i;
+            continue;
+        }
+        mode = args[i];
+        args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+    }
+    if (!modes.contains(mode)) {
+        std::cerr << "bench_loadgen: " << (mode.empty() ? "no mode given" : "unknown mode " + mode)
+                  << "\n"
+                  << help_text;
+        return 1;
+    }
+
+    bench::Options options(args, {});
+    Settings settings;
+    std::string error;
+    auto target = bench::parse_loopback_endpoint(options.get("connect", ""), error);
+    settings.threads = static_cast<std::size_t>(options.get_int("threads", 1, 1, 64));
+    settings.timeout = std::chrono::milliseconds(
+        static_cast<long long>(options.get_double("timeout", 5, 0.01, 3600) * 1000));
+    settings.warmup = std::chrono::milliseconds(
+        static_cast<long long>(options.get_double("warmup", 1, 0, 3600) * 1000));
+    if (!options.ok()) {
+        return usage_error(mode, options.error());
+    }
+    if (!target) {
+        return usage_error(mode, "--connect: " + error);
+    }
+    settings.target = *target;
+
+    auto fd_limit = bench::raise_fd_limit();
+    start_signal_thread();
+    std::cerr << "bench_loadgen " << mode << " -> " << settings.target << ", " << settings.threads
+              << " thread(s), fd limit " << fd_limit << "\n";
+
+    Runtime runtime(settings);
+    if (mode == "rate") {
+        return run_rate(runtime, options);
+    }
+    if (mode == "latency") {
+        return run_latency(runtime, options);
+    }
+    if (mode == "bulk") {
+        return run_bulk(runtime, options);
+    }
+    return run_idle(runtime, options);
+}

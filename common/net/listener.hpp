@@ -1,0 +1,118 @@
+#pragma once
+// The accept loop of one listening socket. It never ends on an error: a full gate (maxconn)
+// pauses it until a connection closes; running out of file descriptors (EMFILE, ENFILE) or
+// memory pauses it too, logged once per episode, and it resumes on its own; transient errors
+// (a client that reset before accept) are skipped. At most `tune.maxaccept` connections are
+// accepted per wake-up, so one busy listener does not starve the others.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/net/asio.hpp"
+#include "common/net/counters.hpp"
+#include "common/net/limits.hpp"
+
+namespace tierlb::net {
+
+// The gates a new connection enters, left together when it closes.
+struct AcceptGates {
+    Gate* global = nullptr;
+    Gate* frontend = nullptr;
+    Gate* bind = nullptr;
+    PausedListeners* paused = nullptr;
+
+    bool full() const { return global->full() || frontend->full() || bind->full(); }
+    void enter() const {
+        global->enter();
+        frontend->enter();
+        bind->enter();
+    }
+    // Leaves the three gates; wakes paused listeners if that opened a slot.
+    void leave() const {
+        bool opened = global->leave();
+        opened = frontend->leave() || opened;
+        opened = bind->leave() || opened;
+        if (opened || paused->any()) {
+            paused->wake_all();
+        }
+    }
+};
+
+// One accepted connection's place in the gates; leaving them may resume paused listeners.
+class ConnectionSlot {
+public:
+    ConnectionSlot() = default;
+    explicit ConnectionSlot(const AcceptGates& gates) : gates_(gates), held_(true) {
+        gates_.enter();
+    }
+    ConnectionSlot(ConnectionSlot&& other) noexcept
+        : gates_(other.gates_), held_(std::exchange(other.held_, false)) {}
+    ConnectionSlot& operator=(ConnectionSlot&& other) noexcept {
+        if (this != &other) {
+            release();
+            gates_ = other.gates_;
+            held_ = std::exchange(other.held_, false);
+        }
+        return *this;
+    }
+    ~ConnectionSlot() { release(); }
+
+    void release() {
+        if (std::exchange(held_, false)) {
+            gates_.leave();
+        }
+    }
+    // Hands the duty to leave the gates to the caller (who knows them another way).
+    void disown() { held_ = false; }
+
+private:
+    AcceptGates gates_;
+    bool held_ = false;
+};
+
+struct ListenerStats {
+    Counter accepted{0};
+    Counter accept_errors{0};
+    Counter paused_full{0};  // times the listener paused on maxconn
+};
+
+class Listener {
+public:
+    // Called on the listener's thread for each accepted socket (non-blocking, close-on-exec),
+    // with the connection's slot already taken.
+    using Handler = std::function<void(int fd, ConnectionSlot slot)>;
+
+    Listener(Executor executor, int fd, std::string name, AcceptGates gates,
+             std::uint32_t max_accept, Handler handler);
+    ~Listener();
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+
+    void start();
+    // Stops accepting and closes the socket (the master may still hold a copy of it).
+    void stop();
+
+    const std::string& name() const { return name_; }
+    Executor executor() { return acceptor_.get_executor(); }
+    const ListenerStats& stats() const { return stats_; }
+
+private:
+    Task<void> run();
+    Task<void> wait_for_slot(Clock::duration at_most);
+    // Returns false when the loop must pause (out of descriptors or memory).
+    bool accept_batch();
+
+    Acceptor acceptor_;
+    Timer wake_;
+    std::string name_;
+    AcceptGates gates_;
+    std::uint32_t max_accept_;
+    Handler handler_;
+    ListenerStats stats_;
+    bool stopping_ = false;
+    bool resource_error_logged_ = false;
+};
+
+}  // namespace tierlb::net

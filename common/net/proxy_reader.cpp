@@ -1,0 +1,92 @@
+#include "common/net/proxy_reader.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "common/net/buffer_pool.hpp"
+#include "common/net/socket_ops.hpp"
+#include "common/net/timeout.hpp"
+
+namespace tierlb::net {
+
+namespace {
+
+constexpr proxy_protocol::ParseLimits limits{};
+
+// Discards exactly COUNT bytes known to be waiting in the socket.
+bool consume(int fd, std::size_t count) {
+    std::uint8_t sink[256];
+    while (count > 0) {
+        const ssize_t n = ::recv(fd, sink, std::min(count, sizeof(sink)), MSG_DONTWAIT);
+        if (n <= 0) {
+            return false;
+        }
+        count -= static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+}  // namespace
+
+Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(
+    Socket& socket, Clock::duration timeout) {
+    using Result = Expected<proxy_protocol::Header, ProxyHeaderError>;
+    const int fd = socket.native_handle();
+    const auto deadline = Clock::now() + timeout;
+    std::vector<std::uint8_t> consumed;  // header bytes taken so far (a split header only)
+    while (true) {
+        Buffer buffer = Buffer::borrow();
+        auto* bytes = reinterpret_cast<std::uint8_t*>(buffer.data());
+        const std::size_t room = limits.max_v2_length - consumed.size();
+        const ssize_t n = ::recv(fd, bytes, room, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0) {
+            co_return Result(
+                unexpected(ProxyHeaderError{"connection closed before the PROXY header"}));
+        }
+        if (n < 0) {
+            buffer.release();
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                co_return Result(unexpected(ProxyHeaderError{errno_text(errno)}));
+            }
+            const auto left = deadline - Clock::now();
+            if (left <= Clock::duration::zero() || !co_await wait_readable(socket, left)) {
+                co_return Result(
+                    unexpected(ProxyHeaderError{"timeout waiting for the PROXY header", true}));
+            }
+            continue;
+        }
+        const std::size_t seen = static_cast<std::size_t>(n);
+        std::span<const std::uint8_t> view(bytes, seen);
+        if (!consumed.empty()) {
+            consumed.insert(consumed.end(), bytes, bytes + seen);
+            view = consumed;
+        }
+        proxy_protocol::ParseResult r = proxy_protocol::parse(view, limits);
+        if (r.status == proxy_protocol::ParseStatus::invalid) {
+            // Take what was sent, so that closing sends a FIN rather than a reset.
+            consume(fd, seen);
+            co_return Result(unexpected(ProxyHeaderError{proxy_protocol::describe(r.error)}));
+        }
+        const std::size_t already = consumed.empty() ? 0 : consumed.size() - seen;
+        if (r.status == proxy_protocol::ParseStatus::complete) {
+            if (!consume(fd, r.consumed - already)) {
+                co_return Result(
+                    unexpected(ProxyHeaderError{"connection lost while reading the PROXY header"}));
+            }
+            co_return Result(std::move(r.header));
+        }
+        // Incomplete: every byte seen belongs to the header, so take them all and wait for
+        // the rest.
+        if (consumed.empty()) {
+            consumed.assign(bytes, bytes + seen);
+        }
+        if (!consume(fd, seen)) {
+            co_return Result(
+                unexpected(ProxyHeaderError{"connection lost while reading the PROXY header"}));
+        }
+    }
+}
+
+}  // namespace tierlb::net

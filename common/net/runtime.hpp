@@ -1,0 +1,71 @@
+#pragma once
+// What a process runs, built once from the configuration: its frontends (with their
+// listeners) and backends (with their servers), and the process-wide state they share. The
+// stats code reads it; sessions update it.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/log/log_sink.hpp"
+#include "common/net/backend.hpp"
+#include "common/net/counters.hpp"
+#include "common/net/limits.hpp"
+#include "common/net/listener.hpp"
+#include "config/model.hpp"
+
+namespace tierlb::net {
+
+struct ProcessState {
+    int number = 1;  // the configuration's process number
+    config::ConfigurationPtr config;
+    Gate connections;  // global maxconn ("CurrConns")
+    Counter total_connections{0};
+    Counter max_connections{0};
+    PausedListeners paused;
+    Clock::time_point started = Clock::now();
+    std::chrono::system_clock::time_point started_wall = std::chrono::system_clock::now();
+    log::LogSinks global_logs;
+};
+
+struct FrontendCounters {
+    TrafficCounters traffic;
+    Counter request_errors{0};  // ereq: bad PROXY headers, failed TLS handshakes
+    Counter denied{0};          // dreq
+};
+
+struct FrontendRuntime {
+    const config::Proxy* config = nullptr;
+    FrontendCounters stats;
+    Gate connections;                   // the section's maxconn
+    BackendRuntime* backend = nullptr;  // where its connections go (null: none)
+    log::LogSinks logs;
+};
+
+struct ListenerRuntime {
+    const config::Bind* config = nullptr;
+    FrontendRuntime* frontend = nullptr;
+    FrontendCounters stats;
+    Gate connections;     // the bind's maxconn
+    std::string name;     // "dispatcher/:1234" for logs, or the bind's "name"
+    SocketAddress bound;  // the address really bound (port 0 resolved)
+    std::unique_ptr<Listener> listener;
+};
+
+// The gates a connection accepted on LISTENER entered.
+inline AcceptGates gates_of(ProcessState& process, ListenerRuntime& listener) {
+    return {&process.connections, &listener.frontend->connections, &listener.connections,
+            &process.paused};
+}
+
+// Everything one process serves; the order is the configuration's.
+struct ProcessRuntime {
+    ProcessState state;
+    std::vector<std::unique_ptr<FrontendRuntime>> frontends;
+    std::vector<std::unique_ptr<BackendRuntime>> backends;
+    std::vector<std::unique_ptr<ListenerRuntime>> listeners;
+
+    BackendRuntime* find_backend(std::string_view name) const;
+};
+
+}  // namespace tierlb::net

@@ -1,0 +1,85 @@
+#pragma once
+// Everything one client connection has to account for, from accept to close: the gates it
+// entered (maxconn), the server it was counted on, its counters, and its log line. Moved from
+// the set-up coroutine into the tunnel; whoever holds it last settles it exactly once, with
+// finish() or fail(), or in its destructor if neither ran (an exception).
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "common/net/listener.hpp"
+#include "common/net/runtime.hpp"
+#include "common/net/tunnel.hpp"
+
+namespace tierlb::net {
+
+// A client address as the log needs it, in 20 bytes rather than a sockaddr_storage.
+struct CompactAddress {
+    std::array<std::uint8_t, 16> bytes{};
+    std::uint16_t port = 0;
+    std::uint8_t family = 0;  // AF_INET, AF_INET6, or 0 for unix
+
+    static CompactAddress of(const SocketAddress& a);
+    std::string host() const;
+};
+
+class SessionRecord {
+public:
+    SessionRecord(ProcessState& process, ListenerRuntime& listener, ConnectionSlot slot,
+                  Clock::time_point accepted);
+    SessionRecord(SessionRecord&& other) noexcept;
+    SessionRecord& operator=(SessionRecord&&) = delete;
+    ~SessionRecord();
+
+    void set_client(const SocketAddress& client) { client_ = CompactAddress::of(client); }
+    void set_tls(bool tls) { tls_ = tls; }
+
+    // The server the connection is counted on (released at the end).
+    void assign(std::size_t server);
+    void unassign();  // after a failed connect: released before trying again
+    void set_wait(Clock::duration d) { wait_ms_ = to_ms(d); }
+    void set_connect_time(Clock::duration d) { connect_ms_ = to_ms(d); }
+    void count_retry(bool redispatched);
+    // The backend the connection is sent to (counted in its sessions until the end).
+    void set_backend(BackendRuntime& backend) {
+        backend_ = &backend;
+        backend.traffic().opened();
+    }
+
+    BackendRuntime* backend() const { return backend_; }
+    std::size_t server() const { return server_; }
+    FrontendRuntime& frontend() const { return *listener_->frontend; }
+    ListenerRuntime& listener() const { return *listener_; }
+
+    // The tunnel's interface.
+    void on_bytes(Direction d, std::size_t n);
+    void finish(const TunnelResult& result);
+
+    // Ends a connection that never reached a server (or lost it during set-up).
+    void fail(char who, char phase, std::string_view reason);
+
+private:
+    static std::int32_t to_ms(Clock::duration d) {
+        return static_cast<std::int32_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+    }
+    void settle(const TunnelResult& result);
+
+    ProcessState* process_;
+    ListenerRuntime* listener_;
+    BackendRuntime* backend_ = nullptr;
+    std::size_t server_ = balance::no_server;
+    Clock::time_point accepted_;
+    CompactAddress client_;
+    std::int32_t wait_ms_ = -1;
+    std::int32_t connect_ms_ = -1;
+    std::uint8_t retries_ = 0;
+    bool redispatched_ = false;
+    bool tls_ = false;
+    bool holds_slot_ = false;  // the connection counts in the maxconn gates
+    bool settled_ = false;
+};
+
+}  // namespace tierlb::net

@@ -1,0 +1,38 @@
+#pragma once
+// Thin wrappers over the socket system calls the runtime makes itself (listening sockets are
+// opened before any io_context exists, possibly by the master).
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+#include "common/address.hpp"
+#include "common/expected.hpp"
+
+namespace tierlb::net {
+
+struct ListenOptions {
+    int backlog = 1024;
+    bool reuse_port = false;  // several processes share one TCP address (process N-M)
+    std::optional<mode_t> mode;
+    std::optional<uid_t> owner;
+    std::optional<gid_t> group;
+};
+
+// socket + bind + listen, non-blocking and close-on-exec. The error names the cause, e.g.
+// "abns@p2 is already held by another process" or "127.0.0.1:80: Permission denied".
+// A stale unix socket file (nobody listening) is replaced; a live one is an error.
+Expected<int> open_listener(const SocketAddress& address, const ListenOptions& options);
+
+// The address a socket is bound to / connected to.
+SocketAddress local_address(int fd);
+SocketAddress peer_address(int fd);
+
+void set_nodelay(int fd);
+void set_keepalive(int fd);
+
+// "Connection refused" for ECONNREFUSED: strerror that is safe across threads.
+std::string errno_text(int error);
+
+}  // namespace tierlb::net

@@ -1,0 +1,37 @@
+#pragma once
+// Opening the listening sockets of a configuration. The master opens every process's sockets
+// before starting any (so a bind that fails, or an abns@ name already held, stops everything
+// with exit code 2 before anything runs) and hands each process its own; a process started
+// alone with --process N opens its own.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/expected.hpp"
+#include "config/model.hpp"
+
+namespace tierlb::master {
+
+struct OpenListener {
+    std::string key;  // listener_key()
+    int process = 0;
+    int fd = -1;
+    SocketAddress bound;  // the address really bound (port 0 resolved)
+};
+
+// "PROXY/BIND_ID": names a bind in the handover between master and process.
+std::string listener_key(const config::Proxy& proxy, const config::Bind& bind);
+
+// Opens the listeners of PROCESS (or of every process when PROCESS is 0). The error names the
+// proxy, the bind, FILE:LINE and the cause; sockets already opened are closed then.
+Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& config,
+                                                   int process);
+
+// The handover through the environment: "KEY=FD;KEY=FD".
+std::string encode_handover(const std::vector<OpenListener>& listeners, int process);
+std::map<std::string, int> decode_handover(const std::string& text);
+
+inline constexpr const char* handover_variable = "TIERLB_LISTEN_FDS";
+
+}  // namespace tierlb::master

@@ -1,0 +1,294 @@
+#include "master/process.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "common/log/event_log.hpp"
+#include "common/net/socket_ops.hpp"
+#include "dispatcher/session.hpp"
+#include "master/listeners.hpp"
+
+namespace tierlb::master {
+
+using namespace std::chrono_literals;
+
+std::uint32_t prepare_fd_limit(const config::Configuration& config) {
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    const auto files = static_cast<std::uint64_t>(limit.rlim_cur);
+    const std::uint64_t allowed = files > 200 ? (files - 100) / 2 : 50;
+    if (config.global.maxconn) {
+        if (*config.global.maxconn > allowed) {
+            log::warning(
+                "maxconn {} needs about {} file descriptors, but the limit is {} "
+                "(ulimit -n): connections past {} may fail",
+                *config.global.maxconn, *config.global.maxconn * 2 + 100, files, allowed);
+        }
+        return *config.global.maxconn;
+    }
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(allowed, 1'000'000));
+}
+
+struct ProcessHost::Stats {};
+
+ProcessHost::ProcessHost(config::ConfigurationPtr config, int number) : config_(std::move(config)) {
+    runtime_.state.number = number;
+    runtime_.state.config = config_;
+    const std::uint32_t threads = std::max<std::uint32_t>(1, config_->global.nbthread);
+    for (std::uint32_t i = 0; i < threads; ++i) {
+        contexts_.push_back(std::make_unique<asio::io_context>(1));
+    }
+}
+
+ProcessHost::~ProcessHost() {
+    for (auto& c : contexts_) {
+        c->stop();
+    }
+    for (auto& t : threads_) {
+        if (t.joinable()) {
+            t.join();
+        }
+    }
+}
+
+void ProcessHost::build_runtime() {
+    const int number = runtime_.state.number;
+    const config::Configuration& config = *config_;
+    runtime_.state.connections.set_limit(prepare_fd_limit(config));
+    std::vector<std::shared_ptr<log::LogSink>> global_sinks;
+    for (const auto& target : config.global.logs) {
+        global_sinks.push_back(std::make_shared<log::LogSink>(target));
+        runtime_.state.global_logs.add(global_sinks.back());
+    }
+    for (const auto& proxy : config.proxies) {
+        if (proxy.has_backend() && proxy.processes.contains(number)) {
+            runtime_.backends.push_back(std::make_unique<net::BackendRuntime>(proxy));
+        }
+    }
+    for (const auto& proxy : config.proxies) {
+        const bool serves_here =
+            std::any_of(proxy.binds.begin(), proxy.binds.end(),
+                        [&](const auto& b) { return b.processes.contains(number); });
+        if (!proxy.has_frontend() || !serves_here) {
+            continue;
+        }
+        auto frontend = std::make_unique<net::FrontendRuntime>();
+        frontend->config = &proxy;
+        frontend->connections.set_limit(proxy.maxconn != 0 ? proxy.maxconn
+                                                           : runtime_.state.connections.limit());
+        if (const config::Proxy* backend = config.backend_of(proxy)) {
+            frontend->backend = runtime_.find_backend(backend->name);
+        }
+        for (const auto& target : proxy.logs) {
+            frontend->logs.add(std::make_shared<log::LogSink>(target));
+        }
+        if (proxy.log_global) {
+            for (const auto& sink : global_sinks) {
+                frontend->logs.add(sink);
+            }
+        }
+        for (const auto& bind : proxy.binds) {
+            if (!bind.processes.contains(number)) {
+                continue;
+            }
+            auto listener = std::make_unique<net::ListenerRuntime>();
+            listener->config = &bind;
+            listener->frontend = frontend.get();
+            listener->connections.set_limit(bind.maxconn.value_or(0));
+            listener->name = proxy.name + "/" + (bind.name.empty() ? bind.address_text : bind.name);
+            runtime_.listeners.push_back(std::move(listener));
+        }
+        runtime_.frontends.push_back(std::move(frontend));
+    }
+}
+
+std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& listening_fds) {
+    build_runtime();
+    for (const auto& listener : runtime_.listeners) {
+        if (listener->config->ssl) {
+            return "proxy '" + listener->frontend->config->name + "', bind '" +
+                   listener->config->address_text + "' (" + listener->config->where.file + ":" +
+                   std::to_string(listener->config->where.line) +
+                   "): TLS termination ('ssl') is not available in this version yet";
+        }
+        if (listener->config->accept_handoff) {
+            return "proxy '" + listener->frontend->config->name +
+                   "': 'accept-handoff' is not available in this version yet";
+        }
+    }
+    if (auto error = start_listeners(listening_fds)) {
+        return error;
+    }
+    if (auto error = start_stats()) {
+        return error;
+    }
+    watch_signals();
+    log::notice("process {} ready", runtime_.state.number);
+    return std::nullopt;
+}
+
+std::optional<std::string> ProcessHost::start_listeners(const std::map<std::string, int>& fds) {
+    std::size_t next = 0;
+    for (const auto& listener : runtime_.listeners) {
+        const config::Bind& bind = *listener->config;
+        const std::string key = listener_key(*listener->frontend->config, bind);
+        auto found = fds.find(key);
+        if (found == fds.end()) {
+            return "no listening socket was handed over for " + key;
+        }
+        listener->bound = net::local_address(found->second);
+        net::AcceptGates gates{&runtime_.state.connections, &listener->frontend->connections,
+                               &listener->connections, &runtime_.state.paused};
+        asio::io_context& context = *contexts_[next++ % contexts_.size()];
+        net::ListenerRuntime* raw = listener.get();
+        listener->listener = std::make_unique<net::Listener>(
+            context.get_executor(), found->second, listener->name, gates,
+            config_->global.tune_maxaccept,
+            [this, raw](int fd, net::ConnectionSlot slot) { accept(*raw, fd, std::move(slot)); });
+        listener->listener->start();
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> ProcessHost::start_stats() {
+    return std::nullopt;
+}
+
+asio::io_context& ProcessHost::context_for_next_connection() {
+    return *contexts_[next_context_++ % contexts_.size()];
+}
+
+void ProcessHost::accept(net::ListenerRuntime& listener, int fd, net::ConnectionSlot slot) {
+    asio::io_context& context = context_for_next_connection();
+    const auto accepted_at = net::Clock::now();
+    const int domain = listener.bound.domain();
+    // Runs on the connection's own thread from here on.
+    asio::post(context, [this, &context, &listener, fd, domain, accepted_at,
+                         slot = std::move(slot)]() mutable {
+        net::Socket socket(context.get_executor());
+        net::error_code ec;
+        socket.assign(net::Protocol(domain, 0), fd, ec);
+        if (ec) {
+            ::close(fd);
+            return;
+        }
+        dispatcher::Accepted accepted{std::move(socket), std::move(slot), &listener, accepted_at};
+        asio::co_spawn(context, dispatcher::run_session(runtime_.state, std::move(accepted)),
+                       [](std::exception_ptr e) {
+                           if (!e) {
+                               return;
+                           }
+                           try {
+                               std::rethrow_exception(e);
+                           } catch (const std::exception& ex) {
+                               log::alert("session ended by an unexpected error: {}", ex.what());
+                           }
+                       });
+    });
+}
+
+void ProcessHost::watch_signals() {
+    signals_ = std::make_unique<asio::signal_set>(*contexts_[0]);
+    for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGUSR2}) {
+        signals_->add(s);
+    }
+    signals_->async_wait([this](const net::error_code& ec, int signal) {
+        if (ec) {
+            return;
+        }
+        if (signal == SIGTERM || signal == SIGINT) {
+            hard_stop();
+            return;
+        }
+        if (signal == SIGUSR1) {
+            soft_stop();
+        }
+        // SIGHUP/SIGUSR2 are the master's (reload); a process ignores them.
+        watch_signals();
+    });
+}
+
+void ProcessHost::hard_stop() {
+    log::notice("process {} stopping now", runtime_.state.number);
+    // Established connections are closed by the kernel as the process exits; nothing else
+    // needs to be torn down in order.
+    std::fflush(nullptr);
+    ::_exit(0);
+}
+
+void ProcessHost::soft_stop() {
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    for (auto& listener : runtime_.listeners) {
+        asio::post(listener->listener->executor(), [l = listener->listener.get()] { l->stop(); });
+    }
+    log::notice("process {} stopping softly: no new connections, {} established ones to finish",
+                runtime_.state.number, runtime_.state.connections.count());
+    if (config_->global.hard_stop_after) {
+        auto timer = std::make_shared<net::Timer>(contexts_[0]->get_executor());
+        timer->expires_after(*config_->global.hard_stop_after);
+        timer->async_wait([this, timer](const net::error_code& ec) {
+            if (!ec) {
+                log::notice("hard-stop-after reached with {} connections left",
+                            runtime_.state.connections.count());
+                hard_stop();
+            }
+        });
+    }
+    drain_timer_ = std::make_unique<net::Timer>(contexts_[0]->get_executor());
+    wait_for_drain();
+}
+
+void ProcessHost::wait_for_drain() {
+    if (runtime_.state.connections.count() == 0) {
+        log::notice("process {} stopped: every connection has ended", runtime_.state.number);
+        for (auto& c : contexts_) {
+            c->stop();
+        }
+        return;
+    }
+    drain_timer_->expires_after(100ms);
+    drain_timer_->async_wait([this](const net::error_code& ec) {
+        if (!ec) {
+            wait_for_drain();
+        }
+    });
+}
+
+int ProcessHost::run() {
+    for (std::size_t i = 1; i < contexts_.size(); ++i) {
+        threads_.emplace_back([c = contexts_[i].get()] {
+            auto guard = asio::make_work_guard(*c);
+            c->run();
+        });
+    }
+    {
+        auto guard = asio::make_work_guard(*contexts_[0]);
+        contexts_[0]->run();
+    }
+    for (auto& c : contexts_) {
+        c->stop();
+    }
+    for (auto& t : threads_) {
+        t.join();
+    }
+    threads_.clear();
+    // Completions already queued (cancelled waits of finished connections) still run, so
+    // every object they hold is released before the contexts go.
+    for (auto& c : contexts_) {
+        c->restart();
+        c->poll();
+    }
+    return 0;
+}
+
+}  // namespace tierlb::master

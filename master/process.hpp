@@ -1,0 +1,69 @@
+#pragma once
+// One tierlb process: builds what the configuration gives process N (frontends, listeners,
+// backends, stats sockets), runs it on nbthread io_contexts (one thread each; a connection
+// stays on its thread), and stops on signals the way HAProxy does: SIGTERM/SIGINT close
+// everything now, SIGUSR1 stops accepting and waits for established connections to end
+// (bounded by hard-stop-after).
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "common/net/asio.hpp"
+#include "common/net/runtime.hpp"
+#include "config/model.hpp"
+
+namespace tierlb::master {
+
+namespace asio = boost::asio;
+
+class ProcessHost {
+public:
+    ProcessHost(config::ConfigurationPtr config, int number);
+    ~ProcessHost();
+    ProcessHost(const ProcessHost&) = delete;
+    ProcessHost& operator=(const ProcessHost&) = delete;
+
+    // Builds the runtime and starts serving on the given listening sockets ("proxy/bind" ->
+    // fd, see listeners.hpp), which it owns from now on. An error means exit code 2.
+    std::optional<std::string> start(const std::map<std::string, int>& listening_fds);
+
+    // Serves until stopped; returns the exit code.
+    int run();
+
+    net::ProcessRuntime& runtime() { return runtime_; }
+
+private:
+    void build_runtime();
+    std::optional<std::string> start_listeners(const std::map<std::string, int>& fds);
+    std::optional<std::string> start_stats();
+    void accept(net::ListenerRuntime& listener, int fd, net::ConnectionSlot slot);
+    void watch_signals();
+    void soft_stop();
+    void hard_stop();
+    void wait_for_drain();
+
+    asio::io_context& context_for_next_connection();
+
+    config::ConfigurationPtr config_;
+    std::vector<std::unique_ptr<asio::io_context>> contexts_;
+    std::vector<std::thread> threads_;
+    net::ProcessRuntime runtime_;
+    struct Stats;
+    std::unique_ptr<Stats> stats_;
+    std::unique_ptr<asio::signal_set> signals_;
+    std::unique_ptr<net::Timer> drain_timer_;
+    std::size_t next_context_ = 0;
+    bool stopping_ = false;
+};
+
+// Raises the soft limit on open files to the hard one, and returns the global maxconn to use:
+// the configured one, else what the limit allows (two descriptors per connection).
+std::uint32_t prepare_fd_limit(const config::Configuration& config);
+
+}  // namespace tierlb::master

@@ -1,0 +1,314 @@
+#include "master/supervisor.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "common/log/event_log.hpp"
+#include "common/net/asio.hpp"
+#include "master/listeners.hpp"
+#include "master/process.hpp"
+
+namespace tierlb::master {
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = net::asio;
+using net::Clock;
+
+constexpr auto first_restart_delay = 100ms;
+constexpr auto max_restart_delay = 10s;
+constexpr auto stable_run = 30s;     // a process that ran this long starts back-off afresh
+constexpr auto stop_deadline = 10s;  // then SIGKILL
+
+struct Child {
+    int number = 0;
+    pid_t pid = 0;
+    Clock::time_point started{};
+    unsigned quick_failures = 0;
+    bool ever_restarted = false;
+    std::unique_ptr<net::Timer> restart;
+};
+
+std::string describe_status(int status) {
+    if (WIFSIGNALED(status)) {
+        return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+               ::strsignal(WTERMSIG(status)) + ")";
+    }
+    return "exited with code " + std::to_string(WEXITSTATUS(status));
+}
+
+class Supervisor {
+public:
+    Supervisor(const CommandLine& cl, config::ConfigurationPtr config)
+        : cl_(cl), config_(std::move(config)), signals_(io_), stop_timer_(io_.get_executor()) {}
+
+    int run();
+
+private:
+    void start(Child& child);
+    void watch_signals();
+    void reap();
+    void schedule_restart(Child& child, int status);
+    void stop_all(int signal);
+    std::vector<std::string> child_arguments(int number) const;
+
+    const CommandLine& cl_;
+    config::ConfigurationPtr config_;
+    asio::io_context io_;
+    asio::signal_set signals_;
+    net::Timer stop_timer_;
+    std::vector<OpenListener> listeners_;
+    std::map<int, Child> children_;
+    bool stopping_ = false;
+    int exit_code_ = 0;
+};
+
+std::vector<std::string> Supervisor::child_arguments(int number) const {
+    std::vector<std::string> args{"tierlb"};
+    for (const auto& f : cl_.files) {
+        args.push_back("-f");
+        args.push_back(f);
+    }
+    args.push_back("--process");
+    args.push_back(std::to_string(number));
+    if (cl_.verbosity == Verbosity::debug) {
+        args.push_back("-d");
+    } else if (cl_.verbosity == Verbosity::quiet) {
+        args.push_back("-q");
+    }
+    return args;
+}
+
+void Supervisor::start(Child& child) {
+    // Everything exec needs is prepared before fork: the child only calls async-signal-safe
+    // functions.
+    std::vector<std::string> args = child_arguments(child.number);
+    std::vector<char*> argv;
+    for (auto& a : args) {
+        argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    std::string handover =
+        std::string(handover_variable) + "=" + encode_handover(listeners_, child.number);
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e) {
+        if (std::strncmp(*e, handover_variable, std::strlen(handover_variable)) != 0) {
+            envp.push_back(*e);
+        }
+    }
+    envp.push_back(handover.data());
+    envp.push_back(nullptr);
+    std::vector<int> own_fds;
+    for (const auto& l : listeners_) {
+        if (l.process == child.number) {
+            own_fds.push_back(l.fd);
+        }
+    }
+
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        log::alert("cannot start process {}: fork: {}", child.number, std::strerror(errno));
+        schedule_restart(child, 0);
+        return;
+    }
+    if (pid == 0) {
+        for (int fd : own_fds) {
+            ::fcntl(fd, F_SETFD, 0);  // inherited through exec; the others stay close-on-exec
+        }
+        ::execve("/proc/self/exe", argv.data(), envp.data());
+        ::_exit(127);
+    }
+    child.pid = pid;
+    child.started = Clock::now();
+    log::notice("process {} started (pid {})", child.number, pid);
+}
+
+void Supervisor::watch_signals() {
+    signals_.async_wait([this](const net::error_code& ec, int signal) {
+        if (ec) {
+            return;
+        }
+        switch (signal) {
+            case SIGCHLD:
+                reap();
+                break;
+            case SIGTERM:
+            case SIGINT:
+                log::notice("master: {} received, stopping every process",
+                            signal == SIGTERM ? "SIGTERM" : "SIGINT");
+                stop_all(SIGTERM);
+                break;
+            case SIGUSR1:
+                log::notice("master: SIGUSR1 received, stopping every process softly");
+                stop_all(SIGUSR1);
+                break;
+            case SIGHUP:
+            case SIGUSR2:
+                log::warning(
+                    "master: reload is not available in this version yet; ignoring "
+                    "the signal");
+                break;
+        }
+        watch_signals();
+    });
+}
+
+void Supervisor::reap() {
+    int status = 0;
+    pid_t pid = 0;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        for (auto& [number, child] : children_) {
+            if (child.pid != pid) {
+                continue;
+            }
+            child.pid = 0;
+            if (stopping_) {
+                log::notice("process {} (pid {}) {}", number, pid, describe_status(status));
+            } else {
+                schedule_restart(child, status);
+            }
+        }
+    }
+    const bool all_gone = std::all_of(children_.begin(), children_.end(),
+                                      [](const auto& c) { return c.second.pid == 0; });
+    if (stopping_ && all_gone) {
+        io_.stop();
+    }
+}
+
+void Supervisor::schedule_restart(Child& child, int status) {
+    const bool startup_failure = !child.ever_restarted && WIFEXITED(status) &&
+                                 (WEXITSTATUS(status) == 1 || WEXITSTATUS(status) == 2) &&
+                                 Clock::now() - child.started < 5s;
+    if (startup_failure) {
+        // It could not start (a configuration or start-up error it logged): starting it
+        // again would fail the same way. Stop everything with its exit code.
+        log::alert("process {} could not start ({}); stopping", child.number,
+                   describe_status(status));
+        exit_code_ = WEXITSTATUS(status);
+        stop_all(SIGTERM);
+        return;
+    }
+    if (Clock::now() - child.started >= stable_run) {
+        child.quick_failures = 0;
+    }
+    const Clock::duration delay = std::min<Clock::duration>(
+        first_restart_delay * (1u << std::min(child.quick_failures, 7u)), max_restart_delay);
+    ++child.quick_failures;
+    child.ever_restarted = true;
+    log::alert("process {} {}; restarting it in {} ms", child.number, describe_status(status),
+               std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
+    child.restart = std::make_unique<net::Timer>(io_.get_executor());
+    child.restart->expires_after(delay);
+    child.restart->async_wait([this, &child](const net::error_code& ec) {
+        if (!ec && !stopping_) {
+            start(child);
+        }
+    });
+}
+
+void Supervisor::stop_all(int signal) {
+    stopping_ = true;
+    bool any = false;
+    for (auto& [number, child] : children_) {
+        if (child.restart) {
+            child.restart->cancel();
+        }
+        if (child.pid != 0) {
+            ::kill(child.pid, signal);
+            any = true;
+        }
+    }
+    if (!any) {
+        io_.stop();
+        return;
+    }
+    if (signal == SIGTERM) {
+        stop_timer_.expires_after(stop_deadline);
+        stop_timer_.async_wait([this](const net::error_code& ec) {
+            if (ec) {
+                return;
+            }
+            for (auto& [number, child] : children_) {
+                if (child.pid != 0) {
+                    log::alert("process {} (pid {}) did not stop in time: killing it", number,
+                               child.pid);
+                    ::kill(child.pid, SIGKILL);
+                }
+            }
+        });
+    }
+}
+
+int Supervisor::run() {
+    prepare_fd_limit(*config_);
+    auto opened = open_listeners(*config_, 0);
+    if (!opened) {
+        log::alert("{}", opened.error());
+        return 2;
+    }
+    listeners_ = std::move(*opened);
+    for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGUSR2}) {
+        signals_.add(s);
+    }
+    watch_signals();
+    for (int number : config_->processes) {
+        children_[number].number = number;
+    }
+    for (auto& [number, child] : children_) {
+        start(child);
+    }
+    log::notice("master: {} processes started", children_.size());
+    io_.run();
+    log::notice("master: stopped");
+    return exit_code_;
+}
+
+// -D: the master goes to the background; the pid file names it.
+bool daemonize() {
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        log::alert("cannot daemonize: fork: {}", std::strerror(errno));
+        return false;
+    }
+    if (pid > 0) {
+        ::_exit(0);
+    }
+    ::setsid();
+    const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::close(null);
+    }
+    return true;
+}
+
+}  // namespace
+
+int run_master(const CommandLine& command_line, config::ConfigurationPtr config) {
+    const bool daemon = command_line.daemon || config->global.daemon;
+    if (daemon && !daemonize()) {
+        return 2;
+    }
+    const std::string pidfile =
+        !command_line.pidfile.empty() ? command_line.pidfile : config->global.pidfile;
+    if (!pidfile.empty()) {
+        std::ofstream(pidfile) << ::getpid() << "\n";
+    }
+    Supervisor supervisor(command_line, std::move(config));
+    const int code = supervisor.run();
+    if (!pidfile.empty()) {
+        ::unlink(pidfile.c_str());
+    }
+    return code;
+}
+
+}  // namespace tierlb::master

@@ -1,0 +1,310 @@
+"""Helpers for tierlb's integration tests: real tierlb processes on loopback and abstract
+sockets, real clients and backends, deadlines instead of sleeps, and every process started
+here stopped by its pid.
+
+    with Tierlb(config_text) as lb:           # starts the master, waits until every process is ready
+        port = lb.port("dispatcher")          # the port the kernel gave "bind 127.0.0.1:0"
+        ...
+"""
+
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TIERLB = os.environ.get("TIERLB_BINARY") or os.path.join(ROOT, "build", "tierlb")
+HAPROXY = os.environ.get("HAPROXY_BINARY") or "/usr/sbin/haproxy"
+
+
+def unique(prefix="t"):
+    """A name no other test run uses: abstract socket names are global to the namespace."""
+    return "%s-%d-%d" % (prefix, os.getpid(), random.randrange(1 << 30))
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, message="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, message))
+        time.sleep(interval)
+
+
+class LineCollector:
+    """Reads a process's stderr in a thread; lines can be waited for by regular expression."""
+
+    def __init__(self, stream, echo=False):
+        self.lines = []
+        self._cond = threading.Condition()
+        self._echo = echo or os.environ.get("TIERLB_TEST_ECHO") == "1"
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream):
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if self._echo:
+                print("    | " + line, flush=True)
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+
+    def wait_for(self, pattern, timeout=10.0, start=0):
+        """The first match of PATTERN in lines from START on, waiting up to TIMEOUT."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines[start:]:
+                    m = regex.search(line)
+                    if m:
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no line matching %r within %.1fs; last lines:\n%s" %
+                                         (pattern, timeout, "\n".join(self.lines[-20:])))
+                self._cond.wait(left)
+
+    def find_all(self, pattern):
+        regex = re.compile(pattern)
+        with self._cond:
+            return [m for m in (regex.search(l) for l in self.lines) if m]
+
+    def count(self):
+        with self._cond:
+            return len(self.lines)
+
+
+class Tierlb:
+    """A tierlb master started on CONFIG (text, written to a temporary file)."""
+
+    def __init__(self, config, args=(), wait_ready=True, env=None):
+        self.dir = tempfile.mkdtemp(prefix="tierlb-test-")
+        self.config_path = os.path.join(self.dir, "tierlb.cfg")
+        with open(self.config_path, "w") as f:
+            f.write(config)
+        self.args = list(args)
+        self.env = dict(os.environ, **(env or {}))
+        self.process = None
+        self.log = None
+        self._wait_ready = wait_ready
+
+    def start(self):
+        self.process = subprocess.Popen([TIERLB, "-f", self.config_path] + self.args,
+                                        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                        env=self.env)
+        self.log = LineCollector(self.process.stderr)
+        if self._wait_ready:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=10.0):
+        """Waits until every process the master started says it is ready."""
+        wait_until(lambda: self.log.find_all(r"master: \d+ processes started") or
+                   self.process.poll() is not None, timeout, message="processes to start")
+        if self.process.poll() is not None:
+            raise AssertionError("tierlb exited with %d:\n%s" %
+                                 (self.process.returncode, "\n".join(self.log.lines)))
+        for number in self.started_processes():
+            self.log.wait_for(r"\(%d\) : process %d ready" % (self.pid_of(number), number),
+                              timeout)
+
+    def started_processes(self):
+        return sorted({int(m.group(1)) for m in self.log.find_all(r"process (\d+) started")})
+
+    def pid_of(self, process):
+        """The pid of the latest instance of process PROCESS."""
+        found = self.log.find_all(r"process %d started \(pid (\d+)\)" % process)
+        if not found:
+            raise AssertionError("process %d was not started" % process)
+        return int(found[-1].group(1))
+
+    def address(self, proxy, index=0):
+        found = self.log.find_all(r"proxy %s: bind .* listening on (\S+) for process" %
+                                  re.escape(proxy))
+        return found[index].group(1)
+
+    def port(self, proxy, index=0):
+        return int(self.address(proxy, index).rsplit(":", 1)[1])
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Stops the master by its pid, then makes sure no process it started is left."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for m in self.log.find_all(r"process \d+ started \(pid (\d+)\)"):
+            try:
+                os.kill(int(m.group(1)), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return self.process.returncode
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def run_tierlb(args, timeout=20.0, env=None):
+    """Runs tierlb to completion (e.g. -c); returns (exit code, stdout, stderr)."""
+    p = subprocess.run([TIERLB] + list(args), capture_output=True, timeout=timeout,
+                       env=dict(os.environ, **(env or {})))
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+class EchoBackend:
+    """A TCP echo server on 127.0.0.1, port chosen by the kernel. It answers each client
+    until the client ends its side, then ends its own (half-close aware). With
+    read_proxy=True it first reads a PROXY v1 line and records it."""
+
+    def __init__(self, read_proxy=False):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.port = self.sock.getsockname()[1]
+        self.read_proxy = read_proxy
+        self.proxy_lines = []
+        self.accepted = 0
+        self._lock = threading.Lock()
+        self._stop = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    def _accept_loop(self):
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.accepted += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            if self.read_proxy:
+                line = b""
+                while not line.endswith(b"\r\n") and len(line) < 108:
+                    b = conn.recv(1)
+                    if not b:
+                        return
+                    line += b
+                with self._lock:
+                    self.proxy_lines.append(line.decode())
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                conn.sendall(data)
+            conn.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self._stop = True
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect(port, host="127.0.0.1", timeout=5.0):
+    s = socket.create_connection((host, port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def echo_once(port, payload=b"ping", timeout=5.0):
+    """One round trip through the proxy: connect, send, read the echo back, close."""
+    with connect(port, timeout=timeout) as s:
+        s.sendall(payload)
+        got = b""
+        while len(got) < len(payload):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+def stats_command(address, command, timeout=5.0):
+    """Sends COMMAND to a stats socket ("/path", "abns@name") and returns the whole answer."""
+    if address.startswith("abns@"):
+        name = address[5:].encode()
+        target = b"\0" + name + b"\0" * (107 - len(name))
+    else:
+        target = address
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(target)
+        s.sendall(command.encode() + b"\n")
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+        return out.decode()
+
+
+def show_stat(address):
+    """`show stat` as a list of dicts, one per line, keyed by HAProxy's column names."""
+    text = stats_command(address, "show stat")
+    lines = [l for l in text.splitlines() if l]
+    if not lines or not lines[0].startswith("# "):
+        raise AssertionError("not a show stat answer: %r" % text[:200])
+    names = lines[0][2:].split(",")
+    return [dict(zip(names, l.split(","))) for l in lines[1:]]
+
+
+def server_sessions(address, backend):
+    """{server name: scur} for BACKEND from `show stat`."""
+    return {row["svname"]: int(row["scur"]) for row in show_stat(address)
+            if row["pxname"] == backend and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+class HAProxy:
+    """An HAProxy 2.6 process (foreground, -db) on a configuration text."""
+
+    def __init__(self, config):
+        self.dir = tempfile.mkdtemp(prefix="haproxy-test-")
+        self.config_path = os.path.join(self.dir, "haproxy.cfg")
+        with open(self.config_path, "w") as f:
+            f.write(config)
+        self.process = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen([HAPROXY, "-db", "-f", self.config_path],
+                                        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        self.log = LineCollector(self.process.stderr)
+        return self
+
+    def __exit__(self, *exc):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)

@@ -1,0 +1,185 @@
+// The relay on socketpairs: both directions, half-close, idle timeout, errors, and that the
+// outcome is reported exactly once with the byte counts.
+
+#include "common/net/tunnel.hpp"
+
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+
+using namespace tierlb::net;
+
+namespace {
+
+struct Outcome {
+    int finished = 0;
+    TunnelResult result;
+    std::uint64_t counted_to_server = 0;
+    std::uint64_t counted_to_client = 0;
+};
+
+// Stands for the session record: counts bytes and keeps the result.
+struct FakeRecord {
+    std::shared_ptr<Outcome> outcome;
+    void on_bytes(Direction d, std::size_t n) {
+        (d == Direction::to_server ? outcome->counted_to_server : outcome->counted_to_client) += n;
+    }
+    void finish(const TunnelResult& r) {
+        ++outcome->finished;
+        outcome->result = r;
+    }
+};
+
+struct Pair {
+    int outside;  // the test's end
+    int inside;   // the proxy's end
+};
+
+Pair socket_pair() {
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    return {fds[0], fds[1]};
+}
+
+Socket adopt(asio::io_context& io, int fd) {
+    Socket s(io.get_executor());
+    s.assign(Protocol(AF_UNIX, 0), fd);
+    return s;
+}
+
+// Runs IO until the tunnel reports, at most a few seconds.
+void run_until_finished(asio::io_context& io, const Outcome& o) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (o.finished == 0 && std::chrono::steady_clock::now() < deadline) {
+        io.run_for(std::chrono::milliseconds(20));
+        io.restart();
+    }
+}
+
+void blocking(int fd) {
+    int one = 0;
+    ::ioctl(fd, FIONBIO, &one);
+}
+
+std::string read_all(int fd) {
+    std::string out;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof(buf))) > 0) {
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("tunnel: bytes both ways, half-close forwarded, then a normal end", "[net][tunnel]") {
+    asio::io_context io;
+    auto client = socket_pair();
+    auto server = socket_pair();
+    auto outcome = std::make_shared<Outcome>();
+    Tunnel<PlainEnd, FakeRecord>::start(PlainEnd(adopt(io, client.inside)),
+                                        adopt(io, server.inside), TunnelTimeouts{},
+                                        FakeRecord{outcome});
+    blocking(client.outside);
+    blocking(server.outside);
+    // The client sends and ends its side; the server reads to the end, answers and ends.
+    std::thread server_side([&] {
+        const std::string request = read_all(server.outside);
+        CHECK(request == "request from the client");
+        const std::string reply(200000, 'r');
+        CHECK(::write(server.outside, reply.data(), reply.size()) ==
+              static_cast<ssize_t>(reply.size()));
+        ::shutdown(server.outside, SHUT_WR);
+    });
+    std::thread client_side([&] {
+        const std::string request = "request from the client";
+        CHECK(::write(client.outside, request.data(), request.size()) ==
+              static_cast<ssize_t>(request.size()));
+        ::shutdown(client.outside, SHUT_WR);  // half-close: the reply must still arrive
+        CHECK(read_all(client.outside) == std::string(200000, 'r'));
+    });
+    run_until_finished(io, *outcome);
+    server_side.join();
+    client_side.join();
+    REQUIRE(outcome->finished == 1);
+    CHECK(outcome->result.termination[0] == '-');
+    CHECK(outcome->result.termination[1] == '-');
+    CHECK(outcome->result.to_server == 23);
+    CHECK(outcome->result.to_client == 200000);
+    CHECK(outcome->counted_to_server == 23);
+    CHECK(outcome->counted_to_client == 200000);
+    io.run_for(std::chrono::milliseconds(20));  // the tunnel deletes itself once idle
+    ::close(client.outside);
+    ::close(server.outside);
+}
+
+TEST_CASE("tunnel: an idle connection ends at its timeout as cD", "[net][tunnel]") {
+    asio::io_context io;
+    auto client = socket_pair();
+    auto server = socket_pair();
+    auto outcome = std::make_shared<Outcome>();
+    TunnelTimeouts timeouts;
+    timeouts.idle_ms = 150;
+    timeouts.idle_side = 'c';
+    Tunnel<PlainEnd, FakeRecord>::start(PlainEnd(adopt(io, client.inside)),
+                                        adopt(io, server.inside), timeouts, FakeRecord{outcome});
+    run_until_finished(io, *outcome);
+    REQUIRE(outcome->finished == 1);
+    CHECK(outcome->result.termination[0] == 'c');
+    CHECK(outcome->result.termination[1] == 'D');
+    // Both sides see the end.
+    blocking(client.outside);
+    char c;
+    CHECK(::read(client.outside, &c, 1) == 0);
+    ::close(client.outside);
+    ::close(server.outside);
+}
+
+TEST_CASE("tunnel: a server that resets ends it as SD, the client is closed", "[net][tunnel]") {
+    asio::io_context io;
+    auto client = socket_pair();
+    auto server = socket_pair();
+    auto outcome = std::make_shared<Outcome>();
+    Tunnel<PlainEnd, FakeRecord>::start(PlainEnd(adopt(io, client.inside)),
+                                        adopt(io, server.inside), TunnelTimeouts{},
+                                        FakeRecord{outcome});
+    // Data towards a server that is gone: the write fails.
+    ::close(server.outside);
+    const std::string data(100000, 'x');
+    ::write(client.outside, data.data(), data.size());
+    run_until_finished(io, *outcome);
+    REQUIRE(outcome->finished == 1);
+    CHECK(outcome->result.termination[0] == 'S');
+    CHECK(outcome->result.termination[1] == 'D');
+    CHECK_FALSE(outcome->result.detail.empty());
+    ::close(client.outside);
+}
+
+TEST_CASE("tunnel: activity keeps an idle timeout from firing", "[net][tunnel]") {
+    asio::io_context io;
+    auto client = socket_pair();
+    auto server = socket_pair();
+    auto outcome = std::make_shared<Outcome>();
+    TunnelTimeouts timeouts;
+    timeouts.idle_ms = 300;
+    Tunnel<PlainEnd, FakeRecord>::start(PlainEnd(adopt(io, client.inside)),
+                                        adopt(io, server.inside), timeouts, FakeRecord{outcome});
+    // A byte every 100 ms for a second: three times the timeout, never idle for it.
+    for (int i = 0; i < 10; ++i) {
+        CHECK(::write(client.outside, "k", 1) == 1);
+        io.run_for(std::chrono::milliseconds(100));
+        io.restart();
+        CHECK(outcome->finished == 0);
+    }
+    CHECK(outcome->counted_to_server == 10);
+    run_until_finished(io, *outcome);  // then silence: it expires
+    CHECK(outcome->finished == 1);
+    ::close(client.outside);
+    ::close(server.outside);
+}
