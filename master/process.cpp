@@ -7,6 +7,7 @@
 
 #include "common/log/event_log.hpp"
 #include "common/net/socket_ops.hpp"
+#include "common/net/stats_server.hpp"
 #include "dispatcher/session.hpp"
 #include "master/listeners.hpp"
 
@@ -36,7 +37,9 @@ std::uint32_t prepare_fd_limit(const config::Configuration& config) {
     return static_cast<std::uint32_t>(std::min<std::uint64_t>(allowed, 1'000'000));
 }
 
-struct ProcessHost::Stats {};
+struct ProcessHost::Stats {
+    std::vector<std::unique_ptr<net::StatsServer>> servers;
+};
 
 ProcessHost::ProcessHost(config::ConfigurationPtr config, int number) : config_(std::move(config)) {
     runtime_.state.number = number;
@@ -157,7 +160,28 @@ std::optional<std::string> ProcessHost::start_listeners(const std::map<std::stri
     return std::nullopt;
 }
 
+// The stats sockets of this process: opened here (not by the master), since only this
+// process answers on them.
 std::optional<std::string> ProcessHost::start_stats() {
+    stats_ = std::make_unique<Stats>();
+    for (const auto& socket : config_->global.stats_sockets) {
+        if (!socket.process.contains(runtime_.state.number)) {
+            continue;
+        }
+        net::ListenOptions options;
+        options.backlog = 16;
+        options.mode = socket.mode;
+        auto fd = net::open_listener(socket.address, options);
+        if (!fd) {
+            return "stats socket (" + socket.where.file + ":" + std::to_string(socket.where.line) +
+                   "): cannot bind: " + fd.error();
+        }
+        auto server =
+            std::make_unique<net::StatsServer>(contexts_[0]->get_executor(), *fd, socket.level,
+                                               config_->global.stats_timeout, runtime_);
+        server->start();
+        stats_->servers.push_back(std::move(server));
+    }
     return std::nullopt;
 }
 
@@ -228,6 +252,10 @@ void ProcessHost::soft_stop() {
         return;
     }
     stopping_ = true;
+    runtime_.state.stopping = true;
+    for (auto& frontend : runtime_.frontends) {
+        frontend->stopped = true;
+    }
     for (auto& listener : runtime_.listeners) {
         asio::post(listener->listener->executor(), [l = listener->listener.get()] { l->stop(); });
     }

@@ -220,8 +220,9 @@ void BackendRuntime::set_weight(std::size_t server, unsigned weight) {
 BackendRuntime::ServerView BackendRuntime::view(std::size_t server) const {
     std::lock_guard lock(mutex_);
     const ServerRuntime& s = *servers_[server];
-    return {balancer_->load(server), s.up, balancer_->in_service(server), s.admin, s.weight,
-            s.config->options.backup};
+    return {
+        balancer_->load(server),  s.up,         balancer_->in_service(server), s.admin, s.weight,
+        s.config->options.backup, s.last_change};
 }
 
 unsigned BackendRuntime::queued() const {

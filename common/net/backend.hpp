@@ -88,6 +88,7 @@ public:
         balance::AdminState admin = balance::AdminState::ready;
         unsigned weight = 1;
         bool backup = false;
+        Clock::time_point last_change{};
     };
     ServerView view(std::size_t server) const;
     unsigned queued() const;

@@ -1,5 +1,10 @@
 #include "common/net/connector.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "common/net/socket_ops.hpp"
 #include "common/net/timeout.hpp"
 
@@ -7,34 +12,48 @@ namespace tierlb::net {
 
 using namespace std::chrono_literals;
 
+// A non-blocking connect: a unix socket connects (or fails) at once, so most of the
+// dispatcher's connects never wait; a TCP connect in progress is waited for, bounded by
+// TIMEOUT.
 Task<ConnectOutcome> connect_once(const SocketAddress& address,
                                   std::optional<Clock::duration> timeout) {
     ConnectOutcome outcome;
+    const int fd = ::socket(address.domain(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        outcome.error = errno_text(errno);
+        co_return outcome;
+    }
     Socket socket(co_await asio::this_coro::executor);
     error_code ec;
-    socket.open(Protocol(address.domain(), 0), ec);
+    socket.assign(Protocol(address.domain(), 0), fd, ec);
     if (ec) {
+        ::close(fd);
         outcome.error = ec.message();
         co_return outcome;
     }
-    const Protocol::endpoint endpoint(address.native(), address.length());
-    if (timeout) {
-        auto result = co_await with_timeout(socket.async_connect(endpoint, use_task), *timeout);
-        if (!result) {
-            outcome.timed_out = true;
-            outcome.error = "connect timeout";
+    if (::connect(fd, address.native(), address.length()) != 0) {
+        if (errno != EINPROGRESS) {
+            outcome.error = errno_text(errno);  // EAGAIN: a unix backlog is full
             co_return outcome;
         }
-        ec = std::get<0>(*result);
-    } else {
-        std::tie(ec) = co_await socket.async_connect(endpoint, use_task);
-    }
-    if (ec) {
-        outcome.error = ec.message();
-        co_return outcome;
+        const bool ready = timeout ? co_await wait_writable(socket, *timeout)
+                                   : !std::get<0>(co_await socket.async_wait(
+                                         Socket::wait_write, use_task));
+        if (!ready) {
+            outcome.timed_out = timeout.has_value();
+            outcome.error = timeout ? "connect timeout" : "connect failed";
+            co_return outcome;
+        }
+        int error = 0;
+        socklen_t length = sizeof(error);
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+        if (error != 0) {
+            outcome.error = errno_text(error);
+            co_return outcome;
+        }
     }
     if (address.is_inet()) {
-        set_nodelay(socket.native_handle());
+        set_nodelay(fd);
     }
     outcome.socket = std::move(socket);
     co_return outcome;

@@ -23,6 +23,7 @@ struct ProcessState {
     Counter total_connections{0};
     Counter max_connections{0};
     PausedListeners paused;
+    std::atomic<bool> stopping{false};  // soft stop under way
     Clock::time_point started = Clock::now();
     std::chrono::system_clock::time_point started_wall = std::chrono::system_clock::now();
     log::LogSinks global_logs;
@@ -38,6 +39,7 @@ struct FrontendRuntime {
     const config::Proxy* config = nullptr;
     FrontendCounters stats;
     Gate connections;                   // the section's maxconn
+    std::atomic<bool> stopped{false};   // soft stop: no longer accepting (status STOP)
     BackendRuntime* backend = nullptr;  // where its connections go (null: none)
     log::LogSinks logs;
 };

@@ -1,5 +1,9 @@
 #include "common/net/session_steps.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 namespace tierlb::net {
 
 using namespace std::chrono_literals;
@@ -66,6 +70,24 @@ std::string proxy_header_for(const config::Server& server, const SocketAddress& 
             return proxy_protocol::encode_v2(&client, &local, extras);
     }
     return {};
+}
+
+Task<bool> send_all(Socket& socket, std::string_view text) {
+    while (!text.empty()) {
+        const ssize_t n = ::send(socket.native_handle(), text.data(), text.size(),
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            text.remove_prefix(static_cast<std::size_t>(n));
+        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            auto [ec] = co_await socket.async_wait(Socket::wait_write, use_task);
+            if (ec) {
+                co_return false;
+            }
+        } else {
+            co_return false;
+        }
+    }
+    co_return true;
 }
 
 }  // namespace tierlb::net

@@ -4,6 +4,9 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "common/net/asio.hpp"
 
 #include "common/net/tunnel.hpp"
 #include "common/proxy_protocol/encode.hpp"
@@ -24,5 +27,9 @@ TunnelTimeouts tunnel_timeouts(const config::Proxy& frontend, const config::Prox
 std::string proxy_header_for(const config::Server& server, const SocketAddress& client,
                              const SocketAddress& local,
                              const proxy_protocol::V2Extras& extras = {});
+
+// Writes TEXT on a fresh connection: one send() in practice (a new socket's buffer is empty),
+// waiting only if the kernel takes less. False when the connection failed.
+Task<bool> send_all(Socket& socket, std::string_view text);
 
 }  // namespace tierlb::net
