@@ -1,8 +1,5 @@
 #include "dispatcher/session.hpp"
 
-#include <boost/asio/buffer.hpp>
-#include <boost/asio/write.hpp>
-
 #include "common/balance/source_hash.hpp"
 #include "common/net/connector.hpp"
 #include "common/net/proxy_reader.hpp"
@@ -59,12 +56,9 @@ Task<void> run_session(ProcessState& process, Accepted accepted) {
     }
     const config::Server& target = *frontend.backend->server(record.server()).config;
     const std::string header = proxy_header_for(target, source, destination);
-    if (!header.empty()) {
-        auto [ec, n] = co_await asio::async_write(*server, asio::buffer(header), use_task);
-        if (ec) {
-            record.fail('S', 'C', "sending the PROXY header: " + ec.message());
-            co_return;
-        }
+    if (!header.empty() && !co_await send_all(*server, header)) {
+        record.fail('S', 'C', "cannot send the PROXY header");
+        co_return;
     }
     Tunnel<PlainEnd, SessionRecord>::start(
         PlainEnd(std::move(client)), std::move(*server),
