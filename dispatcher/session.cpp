@@ -1,5 +1,7 @@
 #include "dispatcher/session.hpp"
 
+#include <unistd.h>
+
 #include "common/balance/source_hash.hpp"
 #include "common/net/connector.hpp"
 #include "common/net/proxy_reader.hpp"
@@ -12,14 +14,25 @@ namespace tierlb::dispatcher {
 
 using namespace tierlb::net;
 
+using PlainTunnel = Tunnel<PlainEnd, SessionRecord>;
+
 Task<void> run_session(ProcessState& process, Accepted accepted) {
     ListenerRuntime& listener = *accepted.listener;
     FrontendRuntime& frontend = *listener.frontend;
-    SessionRecord record(process, listener, std::move(accepted.slot), accepted.at);
-    Socket& client = accepted.client;
-    const int fd = client.native_handle();
-    SocketAddress source = peer_address(fd);
-    SocketAddress destination = local_address(fd);
+    TunnelSetup<PlainTunnel> tunnel(
+        new PlainTunnel(co_await asio::this_coro::executor,
+                        SessionRecord(process, listener, std::move(accepted.slot), accepted.at)));
+    SessionRecord& record = tunnel->record();
+    SocketAddress source = accepted.peer;
+    record.set_client(source);
+    // Readable is a guess (clients usually speak first): one read tells, and a wrong guess
+    // costs one EAGAIN.
+    if (auto ec = tunnel->client().attach(tunnel->poller(), accepted.fd, readable | writable)) {
+        ::close(accepted.fd);
+        record.fail('I', 'R', ec.message());
+        co_return;
+    }
+    const int fd = accepted.fd;
     if (source.is_inet()) {
         set_nodelay(fd);
     }
@@ -27,12 +40,13 @@ Task<void> run_session(ProcessState& process, Accepted accepted) {
         set_keepalive(fd);
     }
 
+    std::optional<SocketAddress> destination;
     if (listener.config->accept_proxy) {
-        auto header = co_await read_proxy_header(client, handshake_timeout(*frontend.config));
+        auto header =
+            co_await read_proxy_header(tunnel->client(), handshake_timeout(*frontend.config));
         if (!header) {
             add(frontend.stats.request_errors);
             add(listener.stats.request_errors);
-            record.set_client(source);
             record.fail(header.error().timeout ? 'c' : 'P', 'R', header.error().reason);
             co_return;
         }
@@ -40,29 +54,26 @@ Task<void> run_session(ProcessState& process, Accepted accepted) {
         if (!header->local && header->source && header->destination) {
             source = *header->source;
             destination = *header->destination;
+            record.set_client(source);
         }
     }
-    record.set_client(source);
 
     if (frontend.backend == nullptr) {
         record.fail('S', 'C', "no backend");
         co_return;
     }
     record.set_backend(*frontend.backend);
-    const auto hash = balance::source_hash(source);
-    std::optional<Socket> server = co_await connect_to_backend(record, hash);
-    if (!server) {
+    if (!co_await connect_to_backend(record, balance::source_hash(source), tunnel->server())) {
         co_return;
     }
     const config::Server& target = *frontend.backend->server(record.server()).config;
-    const std::string header = proxy_header_for(target, source, destination);
-    if (!header.empty() && !co_await send_all(*server, header)) {
-        record.fail('S', 'C', "cannot send the PROXY header");
-        co_return;
+    if (target.options.send_proxy != config::SendProxy::none) {
+        if (!destination) {
+            destination = local_address(fd);
+        }
+        tunnel->prefix_to_server(proxy_header_for(target, source, *destination));
     }
-    Tunnel<PlainEnd, SessionRecord>::start(
-        PlainEnd(std::move(client)), std::move(*server),
-        tunnel_timeouts(*frontend.config, frontend.backend->config()), std::move(record));
+    tunnel.release()->start(tunnel_timeouts(*frontend.config, frontend.backend->config()));
 }
 
 }  // namespace tierlb::dispatcher

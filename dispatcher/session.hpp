@@ -4,6 +4,7 @@
 // redispatch, the PROXY header towards the worker (send-proxy / send-proxy-v2), then the
 // relay. The same path serves any plain TCP frontend, in either tier.
 
+#include "common/address.hpp"
 #include "common/net/asio.hpp"
 #include "common/net/listener.hpp"
 #include "common/net/runtime.hpp"
@@ -11,7 +12,8 @@
 namespace tierlb::dispatcher {
 
 struct Accepted {
-    net::Socket client;
+    int fd = -1;         // non-blocking, owned by the session from here on
+    SocketAddress peer;  // from accept()
     net::ConnectionSlot slot;
     net::ListenerRuntime* listener = nullptr;
     net::Clock::time_point at;

@@ -154,7 +154,9 @@ std::optional<std::string> ProcessHost::start_listeners(const std::map<std::stri
         listener->listener = std::make_unique<net::Listener>(
             context.get_executor(), found->second, listener->name, gates,
             config_->global.tune_maxaccept,
-            [this, raw](int fd, net::ConnectionSlot slot) { accept(*raw, fd, std::move(slot)); });
+            [this, raw](int fd, const SocketAddress& peer, net::ConnectionSlot slot) {
+                accept(*raw, fd, peer, std::move(slot));
+            });
         listener->listener->start();
     }
     return std::nullopt;
@@ -189,33 +191,22 @@ asio::io_context& ProcessHost::context_for_next_connection() {
     return *contexts_[next_context_++ % contexts_.size()];
 }
 
-void ProcessHost::accept(net::ListenerRuntime& listener, int fd, net::ConnectionSlot slot) {
+void ProcessHost::accept(net::ListenerRuntime& listener, int fd, const SocketAddress& peer,
+                         net::ConnectionSlot slot) {
     asio::io_context& context = context_for_next_connection();
-    const auto accepted_at = net::Clock::now();
-    const int domain = listener.bound.domain();
-    // Runs on the connection's own thread from here on.
-    asio::post(context, [this, &context, &listener, fd, domain, accepted_at,
-                         slot = std::move(slot)]() mutable {
-        net::Socket socket(context.get_executor());
-        net::error_code ec;
-        socket.assign(net::Protocol(domain, 0), fd, ec);
-        if (ec) {
-            ::close(fd);
-            return;
-        }
-        dispatcher::Accepted accepted{std::move(socket), std::move(slot), &listener, accepted_at};
-        asio::co_spawn(context, dispatcher::run_session(runtime_.state, std::move(accepted)),
-                       [](std::exception_ptr e) {
-                           if (!e) {
-                               return;
-                           }
-                           try {
-                               std::rethrow_exception(e);
-                           } catch (const std::exception& ex) {
-                               log::alert("session ended by an unexpected error: {}", ex.what());
-                           }
-                       });
-    });
+    dispatcher::Accepted accepted{fd, peer, std::move(slot), &listener, net::Clock::now()};
+    // co_spawn starts the session on the connection's own thread; it stays there.
+    asio::co_spawn(context, dispatcher::run_session(runtime_.state, std::move(accepted)),
+                   [](std::exception_ptr e) {
+                       if (!e) {
+                           return;
+                       }
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           log::alert("session ended by an unexpected error: {}", ex.what());
+                       }
+                   });
 }
 
 void ProcessHost::watch_signals() {

@@ -42,7 +42,8 @@ private:
     void build_runtime();
     std::optional<std::string> start_listeners(const std::map<std::string, int>& fds);
     std::optional<std::string> start_stats();
-    void accept(net::ListenerRuntime& listener, int fd, net::ConnectionSlot slot);
+    void accept(net::ListenerRuntime& listener, int fd, const SocketAddress& peer,
+                net::ConnectionSlot slot);
     void watch_signals();
     void soft_stop();
     void hard_stop();

@@ -36,6 +36,12 @@ struct Child {
     std::unique_ptr<net::Timer> restart;
 };
 
+std::string resolve_self() {
+    char path[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+    return n > 0 ? std::string(path, static_cast<std::size_t>(n)) : "/proc/self/exe";
+}
+
 std::string describe_status(int status) {
     if (WIFSIGNALED(status)) {
         return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
@@ -66,6 +72,9 @@ private:
     net::Timer stop_timer_;
     std::vector<OpenListener> listeners_;
     std::map<int, Child> children_;
+    // This binary, resolved once: exec'ing /proc/self/exe itself would name every process
+    // "exe" in ps and top.
+    std::string self_path_ = resolve_self();
     bool stopping_ = false;
     int exit_code_ = 0;
 };
@@ -122,7 +131,7 @@ void Supervisor::start(Child& child) {
         for (int fd : own_fds) {
             ::fcntl(fd, F_SETFD, 0);  // inherited through exec; the others stay close-on-exec
         }
-        ::execve("/proc/self/exe", argv.data(), envp.data());
+        ::execve(self_path_.c_str(), argv.data(), envp.data());
         ::_exit(127);
     }
     child.pid = pid;

@@ -12,7 +12,7 @@ namespace tierlb::net {
 
 class BufferPool {
 public:
-    static constexpr std::size_t buffer_size = 16 * 1024;  // one TLS record's worth
+    static constexpr std::size_t buffer_size = 64 * 1024;
 
     BufferPool() = default;
     BufferPool(const BufferPool&) = delete;
@@ -31,7 +31,7 @@ public:
 private:
     // A few spare buffers are kept for the next reads; more are freed at once so that a
     // burst does not pin memory for ever.
-    static constexpr std::size_t max_cached = 64;
+    static constexpr std::size_t max_cached = 16;
 
     std::vector<std::byte*> free_;
     std::size_t in_use_ = 0;

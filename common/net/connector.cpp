@@ -1,66 +1,75 @@
 #include "common/net/connector.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "common/net/poller.hpp"
 #include "common/net/socket_ops.hpp"
-#include "common/net/timeout.hpp"
 
 namespace tierlb::net {
 
 using namespace std::chrono_literals;
 
-// A non-blocking connect: a unix socket connects (or fails) at once, so most of the
-// dispatcher's connects never wait; a TCP connect in progress is waited for, bounded by
-// TIMEOUT.
+namespace {
+
+// A TCP connect that reported EINPROGRESS may already be complete (loopback, or a fast
+// network): asking costs one call, waiting for the event costs a turn of the event loop.
+bool established(int fd) {
+    tcp_info info{};
+    socklen_t length = sizeof(info);
+    return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 &&
+           info.tcpi_state == TCP_ESTABLISHED;
+}
+
+}  // namespace
+
 Task<ConnectOutcome> connect_once(const SocketAddress& address,
-                                  std::optional<Clock::duration> timeout) {
+                                  std::optional<Clock::duration> timeout, PlainEnd& end) {
     ConnectOutcome outcome;
     const int fd = ::socket(address.domain(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         outcome.error = errno_text(errno);
         co_return outcome;
     }
-    Socket socket(co_await asio::this_coro::executor);
-    error_code ec;
-    socket.assign(Protocol(address.domain(), 0), fd, ec);
-    if (ec) {
-        ::close(fd);
+    if (auto ec = end.attach(Poller::of(co_await asio::this_coro::executor), fd, 0)) {
+        end.close();
         outcome.error = ec.message();
         co_return outcome;
     }
-    if (::connect(fd, address.native(), address.length()) != 0) {
-        if (errno != EINPROGRESS) {
-            outcome.error = errno_text(errno);  // EAGAIN: a unix backlog is full
-            co_return outcome;
-        }
-        const bool ready = timeout ? co_await wait_writable(socket, *timeout)
-                                   : !std::get<0>(co_await socket.async_wait(
-                                         Socket::wait_write, use_task));
-        if (!ready) {
-            outcome.timed_out = timeout.has_value();
-            outcome.error = timeout ? "connect timeout" : "connect failed";
-            co_return outcome;
-        }
+    if (::connect(fd, address.native(), address.length()) == 0) {
+        end.watch().ready |= writable;
+    } else if (errno != EINPROGRESS) {
+        outcome.error = errno_text(errno);  // EAGAIN: a unix backlog is full
+        end.close();
+        co_return outcome;
+    } else if (established(fd)) {
+        end.watch().ready |= writable;  // loopback: done within connect() already
+    } else {
+        const bool ready = co_await wait_ready(end.watch(), writable,
+                                               timeout.value_or(std::chrono::hours(24 * 365)));
         int error = 0;
         socklen_t length = sizeof(error);
         ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
-        if (error != 0) {
-            outcome.error = errno_text(error);
+        if (!ready || error != 0) {
+            outcome.timed_out = !ready;
+            outcome.error = ready ? errno_text(error) : "connect timeout";
+            end.close();
             co_return outcome;
         }
     }
     if (address.is_inet()) {
         set_nodelay(fd);
     }
-    outcome.socket = std::move(socket);
+    outcome.connected = true;
     co_return outcome;
 }
 
-Task<std::optional<Socket>> connect_to_backend(SessionRecord& record,
-                                               std::optional<std::uint32_t> source_hash) {
+Task<bool> connect_to_backend(SessionRecord& record, std::optional<std::uint32_t> source_hash,
+                              PlainEnd& server_end) {
     BackendRuntime& backend = *record.backend();
     const config::Proxy& config = backend.config();
     const auto connect_timeout = config.timeouts.connect;
@@ -74,34 +83,35 @@ Task<std::optional<Socket>> connect_to_backend(SessionRecord& record,
             record.set_wait(waited);
             if (a.status == AcquireStatus::no_server) {
                 record.fail('S', 'C', "no server available");
-                co_return std::nullopt;
+                co_return false;
             }
             if (a.status == AcquireStatus::queue_full) {
                 record.fail('P', 'Q', "queue full");
-                co_return std::nullopt;
+                co_return false;
             }
             if (a.status == AcquireStatus::queue_timeout) {
                 record.fail('s', 'Q', "timeout in queue");
-                co_return std::nullopt;
+                co_return false;
             }
             server = a.server;
             record.assign(server);
         }
         ServerRuntime& target = backend.server(server);
         const auto started = Clock::now();
-        ConnectOutcome outcome = co_await connect_once(target.config->address, connect_timeout);
-        if (outcome.socket) {
+        const ConnectOutcome outcome =
+            co_await connect_once(target.config->address, connect_timeout, server_end);
+        if (outcome.connected) {
             record.set_connect_time(Clock::now() - started);
             if (config.tcpka_server) {
-                set_keepalive(outcome.socket->native_handle());
+                set_keepalive(server_end.fd());
             }
-            co_return std::move(outcome.socket);
+            co_return true;
         }
         add(target.stats.connect_errors);
         add(backend.connect_errors());
         if (attempt >= config.retries) {
             record.fail(outcome.timed_out ? 's' : 'S', 'C', outcome.error);
-            co_return std::nullopt;
+            co_return false;
         }
         add(target.stats.retries);
         add(backend.retries());

@@ -6,25 +6,29 @@
 // server is up); without it, the same server is retried after min(timeout connect, 1 s).
 
 #include <optional>
+#include <string>
 
 #include "common/net/asio.hpp"
 #include "common/net/session_record.hpp"
+#include "common/net/stream_end.hpp"
 
 namespace tierlb::net {
 
-// The connected socket, with RECORD counted on its server; or nullopt once RECORD has been
-// failed and logged ("SC" refused, "sC" timeout, "sQ"/"PQ" queue).
-Task<std::optional<Socket>> connect_to_backend(SessionRecord& record,
-                                               std::optional<std::uint32_t> source_hash);
+// Connects SERVER (an unattached end) for RECORD, which is counted on the server chosen.
+// False once RECORD has been failed and logged ("SC" refused, "sC" timeout, "sQ"/"PQ" queue).
+Task<bool> connect_to_backend(SessionRecord& record, std::optional<std::uint32_t> source_hash,
+                              PlainEnd& server);
 
 struct ConnectOutcome {
-    std::optional<Socket> socket;
+    bool connected = false;
     bool timed_out = false;
     std::string error;
 };
 
-// One connect attempt, used by connect_to_backend and by health checks.
+// One connect attempt on END (attached to a new socket, detached again on failure). A unix
+// socket answers at once; a TCP connect in progress is waited for, bounded by TIMEOUT. Used
+// by connect_to_backend and by health checks.
 Task<ConnectOutcome> connect_once(const SocketAddress& address,
-                                  std::optional<Clock::duration> timeout);
+                                  std::optional<Clock::duration> timeout, PlainEnd& end);
 
 }  // namespace tierlb::net

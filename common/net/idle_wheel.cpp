@@ -60,7 +60,8 @@ void IdleWheel::start_ticking() {
 
 void IdleWheel::on_timer() {
     const auto now = Clock::now();
-    const std::uint64_t last = tick_of(now);
+    // The last slot whose time has come (rounded down: a slot is due at its start).
+    const std::uint64_t last = static_cast<std::uint64_t>((now - origin_) / tick);
     while (current_tick_ <= last) {
         // current_tick_ moves on first: what the callbacks schedule lands in a later slot.
         Sentinel& head = heads_[current_tick_++ % slots];

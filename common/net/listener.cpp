@@ -84,15 +84,19 @@ Task<void> Listener::run() {
 
 bool Listener::accept_batch() {
     for (std::uint32_t i = 0; i < max_accept_ && !gates_.full(); ++i) {
-        const int fd =
-            ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        sockaddr_storage peer{};
+        socklen_t peer_length = sizeof(peer);
+        const int fd = ::accept4(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&peer),
+                                 &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             if (resource_error_logged_) {
                 log::notice("listener {}: accepting again", name_);
                 resource_error_logged_ = false;
             }
             add(stats_.accepted);
-            handler_(fd, ConnectionSlot(gates_));
+            handler_(fd,
+                     SocketAddress::from_native(reinterpret_cast<sockaddr*>(&peer), peer_length),
+                     ConnectionSlot(gates_));
             continue;
         }
         const int error = errno;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "common/address.hpp"
 #include "common/net/asio.hpp"
 #include "common/net/counters.hpp"
 #include "common/net/limits.hpp"
@@ -81,8 +82,8 @@ struct ListenerStats {
 class Listener {
 public:
     // Called on the listener's thread for each accepted socket (non-blocking, close-on-exec),
-    // with the connection's slot already taken.
-    using Handler = std::function<void(int fd, ConnectionSlot slot)>;
+    // with its peer's address and the connection's slot already taken.
+    using Handler = std::function<void(int fd, const SocketAddress& peer, ConnectionSlot slot)>;
 
     Listener(Executor executor, int fd, std::string name, AcceptGates gates,
              std::uint32_t max_accept, Handler handler);

@@ -7,7 +7,6 @@
 
 #include "common/net/buffer_pool.hpp"
 #include "common/net/socket_ops.hpp"
-#include "common/net/timeout.hpp"
 
 namespace tierlb::net {
 
@@ -31,9 +30,10 @@ bool consume(int fd, std::size_t count) {
 }  // namespace
 
 Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(
-    Socket& socket, Clock::duration timeout) {
+    PlainEnd& client, Clock::duration timeout) {
     using Result = Expected<proxy_protocol::Header, ProxyHeaderError>;
-    const int fd = socket.native_handle();
+    const int fd = client.fd();
+    PollWatch& watch = client.watch();
     const auto deadline = Clock::now() + timeout;
     std::vector<std::uint8_t> consumed;  // header bytes taken so far (a split header only)
     while (true) {
@@ -50,8 +50,9 @@ Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
                 co_return Result(unexpected(ProxyHeaderError{errno_text(errno)}));
             }
+            watch.ready &= ~readable;
             const auto left = deadline - Clock::now();
-            if (left <= Clock::duration::zero() || !co_await wait_readable(socket, left)) {
+            if (left <= Clock::duration::zero() || !co_await wait_ready(watch, readable, left)) {
                 co_return Result(
                     unexpected(ProxyHeaderError{"timeout waiting for the PROXY header", true}));
             }

@@ -12,6 +12,7 @@
 
 #include "common/expected.hpp"
 #include "common/net/asio.hpp"
+#include "common/net/stream_end.hpp"
 #include "common/proxy_protocol/parse.hpp"
 
 namespace tierlb::net {
@@ -21,7 +22,7 @@ struct ProxyHeaderError {
     bool timeout = false;
 };
 
-Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(Socket& socket,
+Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(PlainEnd& client,
                                                                            Clock::duration timeout);
 
 }  // namespace tierlb::net

@@ -72,18 +72,13 @@ std::string proxy_header_for(const config::Server& server, const SocketAddress& 
     return {};
 }
 
-Task<bool> send_all(Socket& socket, std::string_view text) {
+Task<bool> send_all(PlainEnd& end, std::string_view text, Clock::duration timeout) {
     while (!text.empty()) {
-        const ssize_t n = ::send(socket.native_handle(), text.data(), text.size(),
-                                 MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n > 0) {
-            text.remove_prefix(static_cast<std::size_t>(n));
-        } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            auto [ec] = co_await socket.async_wait(Socket::wait_write, use_task);
-            if (ec) {
-                co_return false;
-            }
-        } else {
+        const IoResult r = end.write(std::as_bytes(std::span(text.data(), text.size())));
+        if (r.status == IoStatus::ok) {
+            text.remove_prefix(r.bytes);
+        } else if (r.status != IoStatus::want_write ||
+                   !co_await wait_ready(end.watch(), writable, timeout)) {
             co_return false;
         }
     }

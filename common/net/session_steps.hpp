@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/net/asio.hpp"
+#include "common/net/stream_end.hpp"
 
 #include "common/net/tunnel.hpp"
 #include "common/proxy_protocol/encode.hpp"
@@ -29,7 +30,7 @@ std::string proxy_header_for(const config::Server& server, const SocketAddress& 
                              const proxy_protocol::V2Extras& extras = {});
 
 // Writes TEXT on a fresh connection: one send() in practice (a new socket's buffer is empty),
-// waiting only if the kernel takes less. False when the connection failed.
-Task<bool> send_all(Socket& socket, std::string_view text);
+// waiting (up to TIMEOUT) only if the kernel takes less. False when the connection failed.
+Task<bool> send_all(PlainEnd& end, std::string_view text, Clock::duration timeout);
 
 }  // namespace tierlb::net

@@ -225,6 +225,17 @@ def pid_matches(pid, expect):
     return state != b"Z" and expect in cmdline
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of pid so far, in seconds, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # Fields after the command: state is [0], utime [11], stime [12] (proc(5) numbers 14, 15).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid):
     """VmRSS of pid in bytes, or None if it is gone."""
     try:

@@ -37,6 +37,9 @@ def figures(o):
                "higher", 0),
         Figure("bulk_up_mbps", f"bulk up, MB/s ({o.bulk_conns} conns, sink backend)",
                "higher", 0),
+        Figure("disp_cpu_us_per_conn", "dispatcher CPU per connection, µs (rate run)", "lower", 1),
+        Figure("disp_cpu_ms_per_gb", "dispatcher CPU per GB relayed, ms (bulk down run)",
+               "lower", 0),
         Figure("lat_p50_ms", f"round trip p50, ms ({o.latency_conns} conns, {o.size} B "
                f"every {o.latency_interval:g} ms)", "lower", 3),
         Figure("lat_p99_ms", "  round trip p99, ms", "lower", 3),
@@ -115,15 +118,20 @@ class Scenario:
         return [self.tools["loadgen"], "--connect", f"127.0.0.1:{port}", "--threads",
                 o.loadgen_threads, "--warmup", o.warmup] + mode_args
 
-    def loadgen(self, column, rep, figure, port, mode_args):
-        """Runs one timed loadgen; returns its RESULT as a dict, or None (noted)."""
+    def loadgen(self, column, rep, figure, port, mode_args, cpu_pid=None):
+        """Runs one timed loadgen; returns its RESULT as a dict, or None (noted). With
+        CPU_PID, the result also gets "cpu_s": that process's CPU time over the run."""
         argv = self.loadgen_argv(port, mode_args)
+        cpu_before = procs.cpu_seconds(cpu_pid) if cpu_pid else None
         proc = self.registry.start("loadgen", argv, capture_stdout=True)
         code = proc.wait(self.o.duration + 60)
+        cpu_after = procs.cpu_seconds(cpu_pid) if cpu_pid else None
         if code is None:
             self.note(f"{column} rep {rep} {figure}: loadgen overran, stopped")
         self.registry.stop(proc)
         result = parse_result(proc.stdout.lines())
+        if result is not None and cpu_before is not None and cpu_after is not None:
+            result["cpu_s"] = cpu_after - cpu_before
         self.record(scenario="dispatcher", column=column, rep=rep, figure=figure,
                     argv=[str(a) for a in argv], exit=proc.popen.returncode, result=result)
         if result is None:
@@ -139,10 +147,13 @@ class Scenario:
 
     # -- measurements -----------------------------------------------------------------------
 
-    def timed_set(self, column, rep, port, which):
-        """The timed measurements against `port`; `which` is a subset of rate/latency/down/up."""
+    def timed_set(self, column, rep, port, which, cpu_pid=None):
+        """The timed measurements against `port`; `which` is a subset of rate/latency/down/up.
+        CPU_PID (the dispatcher) gets its CPU time per connection and per GB measured."""
         o = self.o
         d = str(o.duration)
+        # The CPU time covers the whole run, warm-up included: scale the work done to match.
+        whole_run = (float(o.duration)) / max(float(o.duration) - float(o.warmup), 0.001)
         if "latency" in which:
             r = self.loadgen(column, rep, "latency", port, [
                 "latency", "--connections", o.latency_conns, "--duration", d, "--size", o.size,
@@ -158,7 +169,11 @@ class Scenario:
                     self.add(column, "lat_added_p99_ms", r["p99_ms"] - direct["p99_ms"])
         if "rate" in which:
             r = self.loadgen(column, rep, "rate", port, [
-                "rate", "--concurrency", o.rate_concurrency, "--duration", d, "--size", o.size])
+                "rate", "--concurrency", o.rate_concurrency, "--duration", d, "--size", o.size],
+                cpu_pid=cpu_pid)
+            if r and "cpu_s" in r and r.get("conns"):
+                self.add(column, "disp_cpu_us_per_conn",
+                         r["cpu_s"] * 1e6 / (r["conns"] * whole_run))
             if r:
                 self.add(column, "rate_cps", r["conns_per_s"])
                 self.add(column, "rate_p50_ms", r["p50_ms"])
@@ -168,7 +183,10 @@ class Scenario:
             if direction in which:
                 r = self.loadgen(column, rep, f"bulk_{direction}", port, [
                     "bulk", "--connections", o.bulk_conns, "--duration", d, "--direction",
-                    direction])
+                    direction], cpu_pid=cpu_pid)
+                if r and direction == "down" and "cpu_s" in r and r.get("mb_per_s"):
+                    gigabytes = r["mb_per_s"] * float(r.get("seconds", o.duration)) * whole_run / 1000
+                    self.add(column, "disp_cpu_ms_per_gb", r["cpu_s"] * 1000 / gigabytes)
                 if r:
                     self.add(column, f"bulk_{direction}_mbps", r["mb_per_s"])
                     self.say(f"  {column}: bulk {direction} {r['mb_per_s']:,.0f} MB/s")
@@ -242,15 +260,16 @@ class Scenario:
 
         def echo_set(instance):
             self.idle_memory(column, rep, instance)
-            self.timed_set(column, rep, instance.port, {"latency", "rate"})
+            self.timed_set(column, rep, instance.port, {"latency", "rate"},
+                           cpu_pid=instance.dispatcher_pid)
 
         self.with_instance(system, rep, "echo", echo_set)
         for mode, direction in (("source", "down"), ("sink", "up")):
             if system.name in self.unavailable:
                 return
             self.with_instance(system, rep, mode,
-                               lambda inst, d=direction: self.timed_set(column, rep, inst.port,
-                                                                        {d}))
+                               lambda inst, d=direction: self.timed_set(
+                                   column, rep, inst.port, {d}, cpu_pid=inst.dispatcher_pid))
 
     def run(self):
         o = self.o

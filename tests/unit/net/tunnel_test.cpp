@@ -46,10 +46,15 @@ Pair socket_pair() {
     return {fds[0], fds[1]};
 }
 
-Socket adopt(asio::io_context& io, int fd) {
-    Socket s(io.get_executor());
-    s.assign(Protocol(AF_UNIX, 0), fd);
-    return s;
+using TestTunnel = Tunnel<PlainEnd, FakeRecord>;
+
+// A tunnel between the proxy's ends of two socket pairs, started with TIMEOUTS.
+void start_tunnel(asio::io_context& io, int client_fd, int server_fd,
+                  std::shared_ptr<Outcome> outcome, const TunnelTimeouts& timeouts = {}) {
+    auto* t = new TestTunnel(io.get_executor(), FakeRecord{std::move(outcome)});
+    REQUIRE_FALSE(t->client().attach(t->poller(), client_fd, readable | writable));
+    REQUIRE_FALSE(t->server().attach(t->poller(), server_fd, writable));
+    t->start(timeouts);
 }
 
 // Runs IO until the tunnel reports, at most a few seconds.
@@ -83,9 +88,7 @@ TEST_CASE("tunnel: bytes both ways, half-close forwarded, then a normal end", "[
     auto client = socket_pair();
     auto server = socket_pair();
     auto outcome = std::make_shared<Outcome>();
-    Tunnel<PlainEnd, FakeRecord>::start(PlainEnd(adopt(io, client.inside)),
-                                        adopt(io, server.inside), TunnelTimeouts{},
-                                        FakeRecord{outcome});
+    start_tunnel(io, client.inside, server.inside, outcome);
     blocking(client.outside);
     blocking(server.outside);
     // The client sends and ends its side; the server reads to the end, answers and ends.
@@ -127,8 +130,7 @@ TEST_CASE("tunnel: an idle connection ends at its timeout as cD", "[net][tunnel]
     TunnelTimeouts timeouts;
     timeouts.idle_ms = 150;
     timeouts.idle_side = 'c';
-    Tunnel<PlainEnd, FakeRecord>::start(PlainEnd(adopt(io, client.inside)),
-                                        adopt(io, server.inside), timeouts, FakeRecord{outcome});
+    start_tunnel(io, client.inside, server.inside, outcome, timeouts);
     run_until_finished(io, *outcome);
     REQUIRE(outcome->finished == 1);
     CHECK(outcome->result.termination[0] == 'c');
@@ -146,9 +148,7 @@ TEST_CASE("tunnel: a server that resets ends it as SD, the client is closed", "[
     auto client = socket_pair();
     auto server = socket_pair();
     auto outcome = std::make_shared<Outcome>();
-    Tunnel<PlainEnd, FakeRecord>::start(PlainEnd(adopt(io, client.inside)),
-                                        adopt(io, server.inside), TunnelTimeouts{},
-                                        FakeRecord{outcome});
+    start_tunnel(io, client.inside, server.inside, outcome);
     // Data towards a server that is gone: the write fails.
     ::close(server.outside);
     const std::string data(100000, 'x');
@@ -168,8 +168,7 @@ TEST_CASE("tunnel: activity keeps an idle timeout from firing", "[net][tunnel]")
     auto outcome = std::make_shared<Outcome>();
     TunnelTimeouts timeouts;
     timeouts.idle_ms = 300;
-    Tunnel<PlainEnd, FakeRecord>::start(PlainEnd(adopt(io, client.inside)),
-                                        adopt(io, server.inside), timeouts, FakeRecord{outcome});
+    start_tunnel(io, client.inside, server.inside, outcome, timeouts);
     // A byte every 100 ms for a second: three times the timeout, never idle for it.
     for (int i = 0; i < 10; ++i) {
         CHECK(::write(client.outside, "k", 1) == 1);
@@ -182,4 +181,50 @@ TEST_CASE("tunnel: activity keeps an idle timeout from firing", "[net][tunnel]")
     CHECK(outcome->finished == 1);
     ::close(client.outside);
     ::close(server.outside);
+}
+
+TEST_CASE("tunnel: data and end already queued before registration are both forwarded",
+          "[net][tunnel]") {
+    // With edge triggering, data and FIN that arrive together make one event: a short read
+    // must not make the end look consumed.
+    asio::io_context io;
+    auto client = socket_pair();
+    auto server = socket_pair();
+    CHECK(::write(client.outside, "early bird", 10) == 10);
+    ::shutdown(client.outside, SHUT_WR);
+    auto outcome = std::make_shared<Outcome>();
+    start_tunnel(io, client.inside, server.inside, outcome);
+    blocking(server.outside);
+    std::thread server_side([&] {
+        CHECK(read_all(server.outside) == "early bird");  // ends: the FIN was forwarded
+        ::shutdown(server.outside, SHUT_WR);
+    });
+    run_until_finished(io, *outcome);
+    server_side.join();
+    CHECK(outcome->finished == 1);
+    CHECK(outcome->result.termination[0] == '-');
+    ::close(client.outside);
+    ::close(server.outside);
+}
+
+TEST_CASE("tunnel: a PROXY header and the client's first bytes leave in one write",
+          "[net][tunnel]") {
+    asio::io_context io;
+    auto client = socket_pair();
+    auto server = socket_pair();
+    CHECK(::write(client.outside, "hello", 5) == 5);
+    auto outcome = std::make_shared<Outcome>();
+    auto* t = new TestTunnel(io.get_executor(), FakeRecord{outcome});
+    REQUIRE_FALSE(t->client().attach(t->poller(), client.inside, readable | writable));
+    REQUIRE_FALSE(t->server().attach(t->poller(), server.inside, writable));
+    t->prefix_to_server("PROXY UNKNOWN\r\n");
+    t->start({});
+    io.run_for(std::chrono::milliseconds(50));
+    char got[64] = {};
+    // One read gets both: they were written together.
+    CHECK(::recv(server.outside, got, sizeof(got), MSG_DONTWAIT) == 20);
+    CHECK(std::string(got, 20) == "PROXY UNKNOWN\r\nhello");
+    ::close(client.outside);
+    ::close(server.outside);
+    run_until_finished(io, *outcome);
 }
