@@ -14,80 +14,109 @@ using namespace std::chrono_literals;
 
 Listener::Listener(Executor executor, int fd, std::string name, AcceptGates gates,
                    std::uint32_t max_accept, Handler handler)
-    : acceptor_(executor),
+    : executor_(executor),
       wake_(executor),
       name_(std::move(name)),
       gates_(gates),
       max_accept_(max_accept),
       handler_(std::move(handler)) {
-    error_code ec;
-    acceptor_.assign(Protocol(local_address(fd).domain(), 0), fd, ec);
+    watch_.fd = fd;
 }
 
 Listener::~Listener() {
     gates_.paused->remove(reinterpret_cast<std::uintptr_t>(this));
+    if (watch_.fd >= 0) {
+        ::close(watch_.fd);
+    }
 }
 
 void Listener::start() {
-    asio::co_spawn(acceptor_.get_executor(), run(), [this](std::exception_ptr e) {
-        if (e) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                log::alert("listener {}: accept loop ended: {}", name_, ex.what());
-            }
-        }
-    });
+    watch_.on_ready = &Listener::on_ready;
+    watch_.owner = this;
+    // Readable is assumed: connections may already wait in the backlog (a restarted process).
+    if (auto ec = Poller::of(executor_).add(watch_, readable)) {
+        log::alert("listener {}: cannot watch the socket: {}", name_, ec.message());
+        return;
+    }
+    started_ = true;
+    accept_some();
 }
 
 void Listener::stop() {
     stopping_ = true;
-    error_code ec;
-    acceptor_.close(ec);
     wake_.cancel();
-}
-
-// Waits until a connection closes (or AT_MOST passes).
-Task<void> Listener::wait_for_slot(Clock::duration at_most) {
-    const auto id = reinterpret_cast<std::uintptr_t>(this);
-    gates_.paused->add(id,
-                       [this] { asio::post(wake_.get_executor(), [this] { wake_.cancel(); }); });
-    wake_.expires_after(at_most);
-    co_await wake_.async_wait(use_task);
-    gates_.paused->remove(id);
-}
-
-Task<void> Listener::run() {
-    while (!stopping_) {
-        if (gates_.full()) {
-            add(stats_.paused_full);
-            // Re-checked every second at worst, so a wake-up lost to a race costs little.
-            co_await wait_for_slot(1s);
-            continue;
-        }
-        auto [ec] = co_await acceptor_.async_wait(Acceptor::wait_read, use_task);
-        if (stopping_) {
-            break;
-        }
-        if (ec) {
-            log::warning("listener {}: waiting for connections: {}", name_, ec.message());
-            co_await wait_for_slot(100ms);
-            continue;
-        }
-        if (!accept_batch()) {
-            // Out of descriptors or memory: accepting again at once would spin. Resume when
-            // a connection closes, or in 100 ms.
-            co_await wait_for_slot(100ms);
-        }
+    if (watch_.fd >= 0) {
+        ::close(watch_.fd);  // also leaves the poller
+        watch_.fd = -1;
     }
 }
 
-bool Listener::accept_batch() {
-    for (std::uint32_t i = 0; i < max_accept_ && !gates_.full(); ++i) {
+void Listener::on_ready(PollWatch*, void* owner) {
+    auto* self = static_cast<Listener*>(owner);
+    if (!self->paused_) {
+        self->accept_some();
+    }
+}
+
+void Listener::accept_some() {
+    if (stopping_ || !started_) {
+        return;
+    }
+    if (gates_.full()) {
+        add(stats_.paused_full);
+        // Re-checked every second at worst, so a wake-up lost to a race costs little.
+        pause(1s);
+        return;
+    }
+    switch (accept_batch()) {
+        case Batch::drained:
+            return;  // the next connection brings an event
+        case Batch::more:
+            // tune.maxaccept reached with more waiting: carry on after others had a turn.
+            if (!continuation_posted_) {
+                continuation_posted_ = true;
+                asio::post(executor_, [this] {
+                    continuation_posted_ = false;
+                    accept_some();
+                });
+            }
+            return;
+        case Batch::pause:
+            // Out of descriptors or memory: accepting again at once would spin. Resume when a
+            // connection closes, or in 100 ms.
+            pause(100ms);
+            return;
+    }
+}
+
+// Waits until a connection closes (or AT_MOST passes), then accepts again.
+void Listener::pause(Clock::duration at_most) {
+    if (paused_) {
+        return;
+    }
+    paused_ = true;
+    const auto id = reinterpret_cast<std::uintptr_t>(this);
+    gates_.paused->add(id, [this] { asio::post(executor_, [this] { wake_.cancel(); }); });
+    wake_.expires_after(at_most);
+    wake_.async_wait([this, id](error_code) {
+        gates_.paused->remove(id);
+        paused_ = false;
+        accept_some();
+    });
+}
+
+Listener::Batch Listener::accept_batch() {
+    if ((watch_.ready & readable) == 0) {
+        return Batch::drained;
+    }
+    for (std::uint32_t i = 0; i < max_accept_; ++i) {
+        if (gates_.full()) {
+            return Batch::more;  // accept_some() pauses on the full gate
+        }
         sockaddr_storage peer{};
         socklen_t peer_length = sizeof(peer);
-        const int fd = ::accept4(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&peer),
-                                 &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        const int fd = ::accept4(watch_.fd, reinterpret_cast<sockaddr*>(&peer), &peer_length,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             if (resource_error_logged_) {
                 log::notice("listener {}: accepting again", name_);
@@ -102,7 +131,8 @@ bool Listener::accept_batch() {
         const int error = errno;
         switch (error) {
             case EAGAIN:
-                return true;
+                watch_.ready &= ~readable;
+                return Batch::drained;
             case EINTR:
             case ECONNABORTED:  // the client gave up while in the backlog
             case EPROTO:
@@ -119,14 +149,14 @@ bool Listener::accept_batch() {
                                errno_text(error));
                     resource_error_logged_ = true;
                 }
-                return false;
+                return Batch::pause;
             default:
                 add(stats_.accept_errors);
                 log::warning("listener {}: accept: {}", name_, errno_text(error));
-                return false;
+                return Batch::pause;
         }
     }
-    return true;
+    return Batch::more;
 }
 
 }  // namespace tierlb::net

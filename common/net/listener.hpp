@@ -1,9 +1,10 @@
 #pragma once
-// The accept loop of one listening socket. It never ends on an error: a full gate (maxconn)
-// pauses it until a connection closes; running out of file descriptors (EMFILE, ENFILE) or
-// memory pauses it too, logged once per episode, and it resumes on its own; transient errors
-// (a client that reset before accept) are skipped. At most `tune.maxaccept` connections are
-// accepted per wake-up, so one busy listener does not starve the others.
+// The accept loop of one listening socket, driven by the poller. It never ends on an error: a
+// full gate (maxconn) pauses it until a connection closes; running out of file descriptors
+// (EMFILE, ENFILE) or memory pauses it too, logged once per episode, and it resumes on its
+// own; transient errors (a client that reset before accept) are skipped. At most
+// `tune.maxaccept` connections are accepted per turn, so one busy listener does not starve
+// the others.
 
 #include <cstdint>
 #include <functional>
@@ -14,6 +15,7 @@
 #include "common/net/asio.hpp"
 #include "common/net/counters.hpp"
 #include "common/net/limits.hpp"
+#include "common/net/poller.hpp"
 
 namespace tierlb::net {
 
@@ -96,23 +98,30 @@ public:
     void stop();
 
     const std::string& name() const { return name_; }
-    Executor executor() { return acceptor_.get_executor(); }
+    Executor executor() { return executor_; }
     const ListenerStats& stats() const { return stats_; }
 
 private:
-    Task<void> run();
-    Task<void> wait_for_slot(Clock::duration at_most);
-    // Returns false when the loop must pause (out of descriptors or memory).
-    bool accept_batch();
+    enum class Batch { drained, more, pause };
 
-    Acceptor acceptor_;
+    static void on_ready(PollWatch*, void* owner);
+    void accept_some();
+    Batch accept_batch();
+    void pause(Clock::duration at_most);
+    void resume();
+
+    Executor executor_;
+    PollWatch watch_;  // the listening socket, on the poller like client connections
     Timer wake_;
     std::string name_;
     AcceptGates gates_;
     std::uint32_t max_accept_;
     Handler handler_;
     ListenerStats stats_;
+    bool started_ = false;
     bool stopping_ = false;
+    bool paused_ = false;
+    bool continuation_posted_ = false;
     bool resource_error_logged_ = false;
 };
 
