@@ -50,10 +50,18 @@ std::string describe_status(int status) {
     return "exited with code " + std::to_string(WEXITSTATUS(status));
 }
 
+bool daemonize();
+
 class Supervisor {
 public:
-    Supervisor(const CommandLine& cl, config::ConfigurationPtr config)
-        : cl_(cl), config_(std::move(config)), signals_(io_), stop_timer_(io_.get_executor()) {}
+    Supervisor(const CommandLine& cl, config::ConfigurationPtr config, bool daemon,
+               std::string pidfile)
+        : cl_(cl),
+          config_(std::move(config)),
+          daemon_(daemon),
+          pidfile_(std::move(pidfile)),
+          signals_(io_),
+          stop_timer_(io_.get_executor()) {}
 
     int run();
 
@@ -67,6 +75,8 @@ private:
 
     const CommandLine& cl_;
     config::ConfigurationPtr config_;
+    bool daemon_;
+    std::string pidfile_;
     asio::io_context io_;
     asio::signal_set signals_;
     net::Timer stop_timer_;
@@ -264,6 +274,13 @@ int Supervisor::run() {
         return 2;
     }
     listeners_ = std::move(*opened);
+    // Only now, with every socket bound (errors reach the terminal), does -D detach.
+    if (daemon_ && !daemonize()) {
+        return 2;
+    }
+    if (!pidfile_.empty()) {
+        std::ofstream(pidfile_) << ::getpid() << "\n";
+    }
     for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGUSR2}) {
         signals_.add(s);
     }
@@ -280,7 +297,8 @@ int Supervisor::run() {
     return exit_code_;
 }
 
-// -D: the master goes to the background; the pid file names it.
+// -D: the master goes to the background, its standard streams on /dev/null (as HAProxy's:
+// configure a "log" target to keep the logs); the pid file names it.
 bool daemonize() {
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -295,6 +313,7 @@ bool daemonize() {
     if (null >= 0) {
         ::dup2(null, 0);
         ::dup2(null, 1);
+        ::dup2(null, 2);
         ::close(null);
     }
     return true;
@@ -304,15 +323,9 @@ bool daemonize() {
 
 int run_master(const CommandLine& command_line, config::ConfigurationPtr config) {
     const bool daemon = command_line.daemon || config->global.daemon;
-    if (daemon && !daemonize()) {
-        return 2;
-    }
     const std::string pidfile =
         !command_line.pidfile.empty() ? command_line.pidfile : config->global.pidfile;
-    if (!pidfile.empty()) {
-        std::ofstream(pidfile) << ::getpid() << "\n";
-    }
-    Supervisor supervisor(command_line, std::move(config));
+    Supervisor supervisor(command_line, std::move(config), daemon, pidfile);
     const int code = supervisor.run();
     if (!pidfile.empty()) {
         ::unlink(pidfile.c_str());
