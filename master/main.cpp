@@ -108,6 +108,10 @@ int main(int argc, char** argv) {
             if (!config) {
                 return 1;
             }
+            if (!cl->master_cli.empty()) {
+                tierlb::log::alert("the master CLI (-S) is not available in this version yet");
+                return 2;
+            }
             return tierlb::master::run_master(*cl, config);
         }
     }
