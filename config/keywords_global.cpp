@@ -193,6 +193,13 @@ void set_string(ParseContext& ctx, Global& g, const Words& w) {
     }
 }
 
+void set_ticket_keys(ParseContext& ctx, Global& g, const Words& w) {
+    if (ctx.expect_args(w, 1, 1, "tls-ticket-keys <file>")) {
+        g.tls_ticket_keys = w[1];
+        g.tls_ticket_keys_where = ctx.where();
+    }
+}
+
 // "ssl-default-bind-options" takes a list of HAProxy's bind TLS options.
 void set_ssl_bind_options(ParseContext& ctx, Global& g, const Words& w) {
     TlsOptions& o = g.ssl_default_bind_options;
@@ -254,7 +261,7 @@ constexpr GlobalKeyword global_keywords[] = {
     {"log", add_log},
     {"user", set_string<&Global::user>},
     {"group", set_string<&Global::group>},
-    {"tls-ticket-keys", set_string<&Global::tls_ticket_keys>},
+    {"tls-ticket-keys", set_ticket_keys},
     {"ssl-default-bind-ciphers", set_string<&Global::ssl_default_bind_ciphers>},
     {"ssl-default-bind-ciphersuites", set_string<&Global::ssl_default_bind_ciphersuites>},
     {"ssl-default-bind-options", set_ssl_bind_options},

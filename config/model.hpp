@@ -85,6 +85,7 @@ struct Global {
     std::vector<LogTarget> logs;
     std::string user, group;
     std::string tls_ticket_keys;
+    Location tls_ticket_keys_where;
     std::string ssl_default_bind_ciphers, ssl_default_bind_ciphersuites;
     TlsOptions ssl_default_bind_options;
     std::string crt_base, ca_base;  // prefixes for relative certificate and CA paths

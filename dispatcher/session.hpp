@@ -1,24 +1,15 @@
 #pragma once
-// The front tier's data path for one client connection: accept-proxy (when the bind asks for
-// it), the choice of a worker by the backend's balancer, the connect with retries and
-// redispatch, the PROXY header towards the worker (send-proxy / send-proxy-v2), then the
-// relay. The same path serves any plain TCP frontend, in either tier.
+// The front tier's data path for one client connection: the common session flow
+// (common/net/session_flow.hpp) on a plain socket: accept-proxy when the bind asks for it,
+// the choice of a worker, the connect with retries and redispatch, the PROXY header towards
+// the worker (send-proxy / send-proxy-v2), then the relay. Any plain TCP frontend, in either
+// tier, runs this.
 
-#include "common/address.hpp"
 #include "common/net/asio.hpp"
-#include "common/net/listener.hpp"
-#include "common/net/runtime.hpp"
+#include "common/net/session_flow.hpp"
 
 namespace tierlb::dispatcher {
 
-struct Accepted {
-    int fd = -1;         // non-blocking, owned by the session from here on
-    SocketAddress peer;  // from accept()
-    net::ConnectionSlot slot;
-    net::ListenerRuntime* listener = nullptr;
-    net::Clock::time_point at;
-};
-
-net::Task<void> run_session(net::ProcessState& process, Accepted accepted);
+net::Task<void> run_session(net::ProcessState& process, net::Accepted accepted);
 
 }  // namespace tierlb::dispatcher

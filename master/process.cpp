@@ -10,6 +10,7 @@
 #include "common/net/stats_server.hpp"
 #include "dispatcher/session.hpp"
 #include "master/listeners.hpp"
+#include "worker/tls_session.hpp"
 
 namespace tierlb::master {
 
@@ -114,13 +115,17 @@ void ProcessHost::build_runtime() {
 
 std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& listening_fds) {
     build_runtime();
+    if (const char* fd = std::getenv(control_fd_variable)) {
+        control_ = std::make_unique<ControlChannel>(std::atoi(fd));
+        ::unsetenv(control_fd_variable);
+        control_->read_waiting([this](const std::string& name, const std::string& body) {
+            on_control_message(name, body);
+        });
+    }
+    if (auto error = start_tls()) {
+        return error;
+    }
     for (const auto& listener : runtime_.listeners) {
-        if (listener->config->ssl) {
-            return "proxy '" + listener->frontend->config->name + "', bind '" +
-                   listener->config->address_text + "' (" + listener->config->where.file + ":" +
-                   std::to_string(listener->config->where.line) +
-                   "): TLS termination ('ssl') is not available in this version yet";
-        }
         if (listener->config->accept_handoff) {
             return "proxy '" + listener->frontend->config->name +
                    "': 'accept-handoff' is not available in this version yet";
@@ -133,6 +138,18 @@ std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& 
         return error;
     }
     watch_signals();
+    if (control_) {
+        control_->watch(
+            contexts_[0]->get_executor(),
+            [this](const std::string& name, const std::string& body) {
+                on_control_message(name, body);
+            },
+            [this] {
+                log::warning("process {}: the master is gone; stopping softly",
+                             runtime_.state.number);
+                soft_stop();
+            });
+    }
     log::notice("process {} ready", runtime_.state.number);
     return std::nullopt;
 }
@@ -160,6 +177,52 @@ std::optional<std::string> ProcessHost::start_listeners(const std::map<std::stri
         listener->listener->start();
     }
     return std::nullopt;
+}
+
+// The TLS side of this process's ssl binds, and the ticket keys they share with the other
+// processes: from the tls-ticket-keys file, else from the master, else (a process run alone)
+// made here.
+std::optional<std::string> ProcessHost::start_tls() {
+    const auto& keys_file = config_->global.tls_ticket_keys;
+    if (!keys_file.empty()) {
+        auto keys = worker::TicketKeys::read_file(keys_file);
+        if (!keys) {
+            return keys.error();
+        }
+        tickets_.set(std::move(*keys));
+    } else if (tickets_.empty()) {
+        if (control_) {
+            log::warning(
+                "process {}: no TLS ticket keys from the master; sessions will only "
+                "resume on this process",
+                runtime_.state.number);
+        }
+        tickets_.set(worker::TicketKeys::generate());
+    }
+    for (const auto& listener : runtime_.listeners) {
+        const config::Bind& bind = *listener->config;
+        if (!bind.ssl || tls_.count(&bind) != 0) {
+            continue;
+        }
+        auto tls = worker::BindTls::load(bind, *listener->frontend->config, &tickets_);
+        if (!tls) {
+            return tls.error();
+        }
+        tls_[&bind] = std::move(*tls);
+    }
+    return std::nullopt;
+}
+
+void ProcessHost::on_control_message(const std::string& name, const std::string& body) {
+    if (name == ticket_keys_message && config_->global.tls_ticket_keys.empty()) {
+        auto keys = worker::TicketKeys::decode(body);
+        if (keys) {
+            tickets_.set(std::move(*keys));
+            log::debug("process {}: TLS ticket keys from the master", runtime_.state.number);
+        } else {
+            log::warning("process {}: {}", runtime_.state.number, keys.error());
+        }
+    }
 }
 
 // The stats sockets of this process: opened here (not by the master), since only this
@@ -194,19 +257,22 @@ asio::io_context& ProcessHost::context_for_next_connection() {
 void ProcessHost::accept(net::ListenerRuntime& listener, int fd, const SocketAddress& peer,
                          net::ConnectionSlot slot) {
     asio::io_context& context = context_for_next_connection();
-    dispatcher::Accepted accepted{fd, peer, std::move(slot), &listener, net::Clock::now()};
+    net::Accepted accepted{fd, peer, std::move(slot), &listener, net::Clock::now()};
+    auto tls = tls_.find(listener.config);
+    auto session = tls != tls_.end()
+                       ? worker::run_tls_session(runtime_.state, std::move(accepted), *tls->second)
+                       : dispatcher::run_session(runtime_.state, std::move(accepted));
     // co_spawn starts the session on the connection's own thread; it stays there.
-    asio::co_spawn(context, dispatcher::run_session(runtime_.state, std::move(accepted)),
-                   [](std::exception_ptr e) {
-                       if (!e) {
-                           return;
-                       }
-                       try {
-                           std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                           log::alert("session ended by an unexpected error: {}", ex.what());
-                       }
-                   });
+    asio::co_spawn(context, std::move(session), [](std::exception_ptr e) {
+        if (!e) {
+            return;
+        }
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log::alert("session ended by an unexpected error: {}", ex.what());
+        }
+    });
 }
 
 void ProcessHost::watch_signals() {

@@ -17,6 +17,9 @@
 #include "common/net/asio.hpp"
 #include "common/net/runtime.hpp"
 #include "config/model.hpp"
+#include "master/control_channel.hpp"
+#include "worker/ticket_keys.hpp"
+#include "worker/tls_context.hpp"
 
 namespace tierlb::master {
 
@@ -41,6 +44,8 @@ public:
 private:
     void build_runtime();
     std::optional<std::string> start_listeners(const std::map<std::string, int>& fds);
+    std::optional<std::string> start_tls();
+    void on_control_message(const std::string& name, const std::string& body);
     std::optional<std::string> start_stats();
     void accept(net::ListenerRuntime& listener, int fd, const SocketAddress& peer,
                 net::ConnectionSlot slot);
@@ -58,6 +63,9 @@ private:
     struct Stats;
     std::unique_ptr<Stats> stats_;
     std::unique_ptr<asio::signal_set> signals_;
+    worker::TicketKeys tickets_;
+    std::map<const config::Bind*, std::unique_ptr<worker::BindTls>> tls_;
+    std::unique_ptr<ControlChannel> control_;
     std::unique_ptr<net::Timer> drain_timer_;
     std::size_t next_context_ = 0;
     bool stopping_ = false;

@@ -11,8 +11,10 @@
 
 #include "common/log/event_log.hpp"
 #include "common/net/asio.hpp"
+#include "master/control_channel.hpp"
 #include "master/listeners.hpp"
 #include "master/process.hpp"
+#include "worker/ticket_keys.hpp"
 
 namespace tierlb::master {
 
@@ -24,12 +26,14 @@ using net::Clock;
 
 constexpr auto first_restart_delay = 100ms;
 constexpr auto max_restart_delay = 10s;
-constexpr auto stable_run = 30s;     // a process that ran this long starts back-off afresh
-constexpr auto stop_deadline = 10s;  // then SIGKILL
+constexpr auto stable_run = 30s;          // a process that ran this long starts back-off afresh
+constexpr auto stop_deadline = 10s;       // then SIGKILL
+constexpr auto ticket_key_rotation = 1h;  // tickets stay valid for one to two periods
 
 struct Child {
     int number = 0;
     pid_t pid = 0;
+    int control = -1;  // our end of its control channel
     Clock::time_point started{};
     unsigned quick_failures = 0;
     bool ever_restarted = false;
@@ -72,6 +76,9 @@ private:
     void schedule_restart(Child& child, int status);
     void stop_all(int signal);
     std::vector<std::string> child_arguments(int number) const;
+    void start_ticket_keys();
+    void rotate_ticket_keys();
+    void send_ticket_keys(const Child& child);
 
     const CommandLine& cl_;
     config::ConfigurationPtr config_;
@@ -82,6 +89,9 @@ private:
     net::Timer stop_timer_;
     std::vector<OpenListener> listeners_;
     std::map<int, Child> children_;
+    // TLS session-ticket keys, when the master makes them (no tls-ticket-keys file).
+    std::vector<worker::TicketKey> ticket_keys_;
+    std::unique_ptr<net::Timer> rotation_;
     // This binary, resolved once: exec'ing /proc/self/exe itself would name every process
     // "exe" in ps and top.
     std::string self_path_ = resolve_self();
@@ -130,6 +140,13 @@ void Supervisor::start(Child& child) {
             own_fds.push_back(l.fd);
         }
     }
+    const auto control = make_control_pair();
+    std::string control_variable;
+    if (control) {
+        own_fds.push_back(control->second);
+        control_variable = std::string(control_fd_variable) + "=" + std::to_string(control->second);
+        envp.insert(envp.end() - 1, control_variable.data());
+    }
 
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -146,7 +163,49 @@ void Supervisor::start(Child& child) {
     }
     child.pid = pid;
     child.started = Clock::now();
+    if (control) {
+        ::close(control->second);
+        if (child.control >= 0) {
+            ::close(child.control);
+        }
+        child.control = control->first;
+        send_ticket_keys(child);
+    }
     log::notice("process {} started (pid {})", child.number, pid);
+}
+
+// Without a tls-ticket-keys file, the master makes the keys every process uses, so that a
+// session resumes on any of them, and rotates them (the file's rule: the penultimate seals).
+void Supervisor::start_ticket_keys() {
+    if (!config_->global.tls_ticket_keys.empty()) {
+        return;  // the processes read the file themselves
+    }
+    ticket_keys_ = worker::TicketKeys::generate();
+    rotation_ = std::make_unique<net::Timer>(io_.get_executor());
+    rotate_ticket_keys();
+}
+
+void Supervisor::rotate_ticket_keys() {
+    rotation_->expires_after(ticket_key_rotation);
+    rotation_->async_wait([this](const net::error_code& ec) {
+        if (ec) {
+            return;
+        }
+        ticket_keys_.erase(ticket_keys_.begin());
+        ticket_keys_.push_back(worker::TicketKeys::generate_one());
+        for (const auto& [number, child] : children_) {
+            send_ticket_keys(child);
+        }
+        rotate_ticket_keys();
+    });
+}
+
+void Supervisor::send_ticket_keys(const Child& child) {
+    if (!ticket_keys_.empty() && child.control >= 0 &&
+        !send_message(child.control, ticket_keys_message,
+                      worker::TicketKeys::encode(ticket_keys_))) {
+        log::warning("process {}: cannot send it the TLS ticket keys", child.number);
+    }
 }
 
 void Supervisor::watch_signals() {
@@ -188,6 +247,10 @@ void Supervisor::reap() {
                 continue;
             }
             child.pid = 0;
+            if (child.control >= 0) {
+                ::close(child.control);
+                child.control = -1;
+            }
             if (stopping_) {
                 log::notice("process {} (pid {}) {}", number, pid, describe_status(status));
             } else {
@@ -285,6 +348,7 @@ int Supervisor::run() {
         signals_.add(s);
     }
     watch_signals();
+    start_ticket_keys();
     for (int number : config_->processes) {
         children_[number].number = number;
     }

@@ -14,6 +14,19 @@ namespace {
 
 constexpr proxy_protocol::ParseLimits limits{};
 
+constexpr const char* not_a_header =
+    "Received something which does not look like a PROXY protocol header";
+constexpr const char* invalid_header = "Received an invalid PROXY protocol header";
+constexpr const char* truncated = "Truncated PROXY protocol header received";
+constexpr const char* closed = "Connection closed while waiting for PROXY protocol header";
+constexpr const char* broken = "Connection error while waiting for PROXY protocol header";
+constexpr const char* timed_out = "Timeout while waiting for PROXY protocol header";
+
+// HAProxy's message for a parser error: not a header at all, or a header that is wrong.
+const char* message_of(proxy_protocol::Error e) {
+    return e == proxy_protocol::Error::bad_signature ? not_a_header : invalid_header;
+}
+
 // Discards exactly COUNT bytes known to be waiting in the socket.
 bool consume(int fd, std::size_t count) {
     std::uint8_t sink[256];
@@ -30,10 +43,9 @@ bool consume(int fd, std::size_t count) {
 }  // namespace
 
 Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(
-    PlainEnd& client, Clock::duration timeout) {
+    PollWatch& watch, Clock::duration timeout) {
     using Result = Expected<proxy_protocol::Header, ProxyHeaderError>;
-    const int fd = client.fd();
-    PollWatch& watch = client.watch();
+    const int fd = watch.fd;
     const auto deadline = Clock::now() + timeout;
     std::vector<std::uint8_t> consumed;  // header bytes taken so far (a split header only)
     while (true) {
@@ -43,18 +55,17 @@ Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(
         const ssize_t n = ::recv(fd, bytes, room, MSG_PEEK | MSG_DONTWAIT);
         if (n == 0) {
             co_return Result(
-                unexpected(ProxyHeaderError{"connection closed before the PROXY header"}));
+                unexpected(ProxyHeaderError{consumed.empty() ? closed : truncated, {}, false}));
         }
         if (n < 0) {
             buffer.release();
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                co_return Result(unexpected(ProxyHeaderError{errno_text(errno)}));
+                co_return Result(unexpected(ProxyHeaderError{broken, errno_text(errno), false}));
             }
             watch.ready &= ~readable;
             const auto left = deadline - Clock::now();
             if (left <= Clock::duration::zero() || !co_await wait_ready(watch, readable, left)) {
-                co_return Result(
-                    unexpected(ProxyHeaderError{"timeout waiting for the PROXY header", true}));
+                co_return Result(unexpected(ProxyHeaderError{timed_out, {}, true}));
             }
             continue;
         }
@@ -68,13 +79,13 @@ Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(
         if (r.status == proxy_protocol::ParseStatus::invalid) {
             // Take what was sent, so that closing sends a FIN rather than a reset.
             consume(fd, seen);
-            co_return Result(unexpected(ProxyHeaderError{proxy_protocol::describe(r.error)}));
+            co_return Result(unexpected(
+                ProxyHeaderError{message_of(r.error), proxy_protocol::describe(r.error), false}));
         }
         const std::size_t already = consumed.empty() ? 0 : consumed.size() - seen;
         if (r.status == proxy_protocol::ParseStatus::complete) {
             if (!consume(fd, r.consumed - already)) {
-                co_return Result(
-                    unexpected(ProxyHeaderError{"connection lost while reading the PROXY header"}));
+                co_return Result(unexpected(ProxyHeaderError{broken, "connection lost", false}));
             }
             co_return Result(std::move(r.header));
         }
@@ -84,8 +95,7 @@ Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(
             consumed.assign(bytes, bytes + seen);
         }
         if (!consume(fd, seen)) {
-            co_return Result(
-                unexpected(ProxyHeaderError{"connection lost while reading the PROXY header"}));
+            co_return Result(unexpected(ProxyHeaderError{broken, "connection lost", false}));
         }
     }
 }

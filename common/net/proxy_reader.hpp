@@ -12,17 +12,20 @@
 
 #include "common/expected.hpp"
 #include "common/net/asio.hpp"
-#include "common/net/stream_end.hpp"
+#include "common/net/poller.hpp"
 #include "common/proxy_protocol/parse.hpp"
 
 namespace tierlb::net {
 
 struct ProxyHeaderError {
-    std::string reason;  // for the log: "timeout", "connection closed", or the parser's reason
+    // HAProxy's words for it, as its log says them ("Received something which does not look
+    // like a PROXY protocol header", "Timeout while waiting for PROXY protocol header", ...).
+    std::string message;
+    std::string detail;  // the parser's specific reason, when there is one
     bool timeout = false;
 };
 
-Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(PlainEnd& client,
+Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(PollWatch& client,
                                                                            Clock::duration timeout);
 
 }  // namespace tierlb::net

@@ -33,6 +33,9 @@ struct FrontendCounters {
     TrafficCounters traffic;
     Counter request_errors{0};  // ereq: bad PROXY headers, failed TLS handshakes
     Counter denied{0};          // dreq
+    Counter tls_handshakes{0};  // completed, resumed ones included
+    Counter tls_resumed{0};
+    Counter tls_failed_handshakes{0};  // ssl_failed_handshake
 };
 
 struct FrontendRuntime {

@@ -112,7 +112,37 @@ void SessionRecord::fail(char who, char phase, std::string_view reason) {
     settle(result);
 }
 
-void SessionRecord::settle(const TunnelResult& result) {
+std::string SessionRecord::accept_date() const {
+    const auto age = Clock::now() - accepted_;
+    return log::format_accept_date(
+        std::chrono::system_clock::now() -
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(age));
+}
+
+void SessionRecord::fail_connection(std::string_view message, std::string_view detail) {
+    if (settled_) {
+        return;
+    }
+    FrontendRuntime& frontend = *listener_->frontend;
+    if (!frontend.logs.empty()) {
+        const config::Bind& bind = *listener_->config;
+        std::string line =
+            client_.host() + ":" + std::to_string(client_.family == 0 ? bind.id : client_.port) +
+            " [" + accept_date() + "] " + frontend.config->name + "/" +
+            (bind.name.empty() ? std::to_string(bind.id) : bind.name) + ": " + std::string(message);
+        if (!detail.empty()) {
+            line += " (" + std::string(detail) + ")";
+        }
+        frontend.logs.send(log::Severity::info, line);
+    }
+    TunnelResult result;
+    result.termination[0] = 'C';
+    result.termination[1] = 'R';
+    result.detail = message;
+    settle(result, false);
+}
+
+void SessionRecord::settle(const TunnelResult& result, bool log_session) {
     if (settled_) {
         return;
     }
@@ -122,7 +152,7 @@ void SessionRecord::settle(const TunnelResult& result) {
         server_ != balance::no_server) {
         add(backend_->server(server_).stats.response_errors);
     }
-    const bool log_it = !frontend.logs.empty() && frontend.config->tcplog &&
+    const bool log_it = log_session && !frontend.logs.empty() && frontend.config->tcplog &&
                         !(frontend.config->dontlognull && result.to_server == 0);
     if (log_it) {
         const auto now = Clock::now();

@@ -60,12 +60,18 @@ public:
     // Ends a connection that never reached a server (or lost it during set-up).
     void fail(char who, char phase, std::string_view reason);
 
+    // Ends a connection refused before it became a session (a bad PROXY header, a failed TLS
+    // handshake), logged as HAProxy logs those: "client:port [date] frontend/bind: MESSAGE",
+    // with DETAIL, our specific reason, in parentheses after it.
+    void fail_connection(std::string_view message, std::string_view detail);
+
 private:
     static std::int32_t to_ms(Clock::duration d) {
         return static_cast<std::int32_t>(
             std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
     }
-    void settle(const TunnelResult& result);
+    void settle(const TunnelResult& result, bool log_session = true);
+    std::string accept_date() const;
 
     ProcessState* process_;
     ListenerRuntime* listener_;

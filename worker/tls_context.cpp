@@ -1,0 +1,421 @@
+#include "worker/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace tierlb::worker {
+
+std::string openssl_errors() {
+    std::string text;
+    unsigned long code = 0;
+    while ((code = ERR_get_error()) != 0) {
+        char buffer[256];
+        ERR_error_string_n(code, buffer, sizeof(buffer));
+        text += (text.empty() ? "" : "; ") + std::string(buffer);
+    }
+    return text.empty() ? "unknown error" : text;
+}
+
+namespace {
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+}
+
+int protocol_of(config::TlsVersion v) {
+    return v == config::TlsVersion::tlsv12 ? TLS1_2_VERSION : TLS1_3_VERSION;
+}
+
+// "h2,http/1.1" as the wire format ALPN uses: each name prefixed by its length.
+std::string alpn_wire(const std::vector<std::string>& names) {
+    std::string wire;
+    for (const auto& n : names) {
+        wire += static_cast<char>(n.size());
+        wire += n;
+    }
+    return wire;
+}
+
+// The names a certificate answers for: its CN and its DNS subject alternative names.
+std::vector<std::string> names_of(SSL_CTX* ctx) {
+    std::vector<std::string> names;
+    X509* cert = SSL_CTX_get0_certificate(ctx);
+    if (cert == nullptr) {
+        return names;
+    }
+    auto* sans =
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+    for (int i = 0; sans != nullptr && i < sk_GENERAL_NAME_num(sans); ++i) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
+        if (name->type == GEN_DNS) {
+            const auto* data = ASN1_STRING_get0_data(name->d.dNSName);
+            names.emplace_back(reinterpret_cast<const char*>(data),
+                               static_cast<std::size_t>(ASN1_STRING_length(name->d.dNSName)));
+        }
+    }
+    GENERAL_NAMES_free(sans);
+    const X509_NAME* subject = X509_get_subject_name(cert);
+    const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+    if (index >= 0) {
+        const ASN1_STRING* cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+        names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(cn)),
+                           static_cast<std::size_t>(ASN1_STRING_length(cn)));
+    }
+    return names;
+}
+
+bool has_private_key(const std::string& file) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("-----BEGIN", 0) == 0 &&
+            line.find("PRIVATE KEY-----") != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+std::optional<std::string> BindTls::configure(SSL_CTX* ctx, const CertificateOptions& options) {
+    const config::Bind& bind = *bind_;
+    SSL_CTX_set_min_proto_version(ctx,
+                                  protocol_of(options.min_version.value_or(*bind.tls.min_version)));
+    const auto max = options.max_version ? options.max_version : bind.tls.max_version;
+    SSL_CTX_set_max_proto_version(ctx, max ? protocol_of(*max) : 0);
+    std::uint64_t flags = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION;
+    if (!bind.tls.prefer_client_ciphers) {
+        flags |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+    }
+    if (bind.tls.no_tls_tickets) {
+        flags |= SSL_OP_NO_TICKET;
+    }
+    SSL_CTX_set_options(ctx, flags);
+    // Idle connections give their read and write buffers back (memory per idle connection).
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Resumption is by tickets, shared by every worker; no per-process cache.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_session_id_context(ctx,
+                                   reinterpret_cast<const unsigned char*>(session_context_.data()),
+                                   static_cast<unsigned>(session_context_.size()));
+    SSL_CTX_set_dh_auto(ctx, 1);
+    const std::string& ciphers = !options.ciphers.empty() ? options.ciphers : bind.ciphers;
+    if (!ciphers.empty() && SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
+        return "invalid ciphers '" + ciphers + "': " + openssl_errors();
+    }
+    const std::string& suites =
+        !options.ciphersuites.empty() ? options.ciphersuites : bind.ciphersuites;
+    if (!suites.empty() && SSL_CTX_set_ciphersuites(ctx, suites.c_str()) != 1) {
+        return "invalid ciphersuites '" + suites + "': " + openssl_errors();
+    }
+    // OpenSSL's macros cast the old C way.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+    SSL_CTX_set_tlsext_servername_callback(ctx, &BindTls::on_servername);
+    SSL_CTX_set_tlsext_servername_arg(ctx, this);
+#pragma GCC diagnostic pop
+    if (!options.alpn.empty() || !bind.alpn.empty()) {
+        SSL_CTX_set_alpn_select_cb(ctx, &BindTls::on_alpn, nullptr);
+    }
+    if (tickets_ != nullptr && !bind.tls.no_tls_tickets) {
+        tickets_->install(ctx);
+    }
+    return std::nullopt;
+}
+
+// A certificate file: cert, chain and key in one PEM, or the key in FILE.key beside it.
+std::optional<std::string> BindTls::add(const std::string& file, const CertificateOptions& options,
+                                        bool overrides, const std::vector<std::string>& filters) {
+    SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+    if (!ctx) {
+        return "cannot create a TLS context: " + openssl_errors();
+    }
+    ERR_clear_error();
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), file.c_str()) != 1) {
+        return "cannot load certificate '" + file + "': " + openssl_errors();
+    }
+    const std::string key_file = has_private_key(file) ? file : file + ".key";
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+        return "cannot load the private key of '" + file + "' (from '" + key_file +
+               "'): " + openssl_errors();
+    }
+    if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+        return "the private key does not match certificate '" + file + "'";
+    }
+    if (auto error = configure(ctx.get(), options)) {
+        return "certificate '" + file + "': " + *error;
+    }
+    auto cert = std::make_unique<Certificate>();
+    cert->file = file;
+    cert->options = options;
+    cert->overrides = overrides;
+    cert->ctx = std::move(ctx);
+    // Names: the filters when given (with "!" exclusions), else the certificate's own.
+    std::vector<std::string> names;
+    std::vector<std::string> excluded;
+    for (const auto& f : filters) {
+        (f.front() == '!' ? excluded : names).push_back(lower(f.front() == '!' ? f.substr(1) : f));
+    }
+    if (names.empty() && std::find(excluded.begin(), excluded.end(), "*") == excluded.end()) {
+        for (auto& n : names_of(cert->ctx.get())) {
+            names.push_back(lower(n));
+        }
+    }
+    for (const auto& n : names) {
+        if (std::find(excluded.begin(), excluded.end(), n) != excluded.end()) {
+            continue;
+        }
+        auto& table = n.rfind("*.", 0) == 0 ? wildcard_ : exact_;
+        table.emplace(n.rfind("*.", 0) == 0 ? n.substr(2) : n, cert.get());  // first one wins
+    }
+    certs_.push_back(std::move(cert));
+    return std::nullopt;
+}
+
+// crt DIR: every certificate file of the directory, in name order (keys, OCSP responses and
+// the like beside them are not certificates).
+std::optional<std::string> BindTls::add_directory(const std::string& directory) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+        const auto ext = entry.path().extension().string();
+        if (entry.is_regular_file() && ext != ".key" && ext != ".ocsp" && ext != ".issuer" &&
+            ext != ".sctl") {
+            files.push_back(entry.path().string());
+        }
+    }
+    if (ec) {
+        return "cannot read directory '" + directory + "': " + ec.message();
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+        if (auto error = add(f, {}, false, {})) {
+            return error;
+        }
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+// Splits a crt-list line into words; "[...]" (possibly several words) is one option block.
+std::vector<std::string> words_of(const std::string& line) {
+    std::istringstream in(line);
+    std::vector<std::string> words;
+    std::string w;
+    while (in >> w) {
+        if (!words.empty() && words.back().front() == '[' && words.back().back() != ']') {
+            words.back() += " " + w;
+        } else {
+            words.push_back(w);
+        }
+    }
+    return words;
+}
+
+// "[alpn h2,http/1.1 ciphers X ...]" into OPTIONS; the error names what is not supported.
+std::optional<std::string> parse_options(const std::string& block, CertificateOptions& options) {
+    std::istringstream in(block.substr(1, block.size() - 2));
+    std::string key, value;
+    while (in >> key) {
+        if (!(in >> value)) {
+            return "'" + key + "' expects a value";
+        }
+        if (key == "alpn") {
+            std::istringstream list(value);
+            std::string name;
+            while (std::getline(list, name, ',')) {
+                options.alpn.push_back(name);
+            }
+        } else if (key == "ciphers") {
+            options.ciphers = value;
+        } else if (key == "ciphersuites") {
+            options.ciphersuites = value;
+        } else if (key == "ssl-min-ver" || key == "ssl-max-ver") {
+            auto version = config::parse_tls_version(value);
+            if (!version) {
+                return version.error();
+            }
+            (key == "ssl-min-ver" ? options.min_version : options.max_version) = *version;
+        } else {
+            return "'" + key +
+                   "' is not supported in a crt-list (alpn, ciphers, ciphersuites, "
+                   "ssl-min-ver and ssl-max-ver are)";
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+// HAProxy's crt-list: "crtfile [[options]] [[!]snifilter ...]" per line, '#' comments.
+// Relative certificate paths are taken from the crt-list's own directory.
+std::optional<std::string> BindTls::load_crt_list(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+        return "cannot read crt-list '" + path + "'";
+    }
+    const auto directory = std::filesystem::path(path).parent_path();
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        auto words = words_of(line);
+        if (words.empty() || words.front().front() == '#') {
+            continue;
+        }
+        const std::string where = "crt-list '" + path + "' line " + std::to_string(number) + ": ";
+        std::filesystem::path file = words.front();
+        if (file.is_relative()) {
+            file = directory / file;
+        }
+        CertificateOptions options;
+        bool overrides = false;
+        std::size_t next = 1;
+        if (next < words.size() && words[next].front() == '[') {
+            if (words[next].back() != ']') {
+                return where + "missing ']'";
+            }
+            if (auto error = parse_options(words[next], options)) {
+                return where + *error;
+            }
+            overrides = true;
+            ++next;
+        }
+        std::vector<std::string> filters(words.begin() + static_cast<long>(next), words.end());
+        if (auto error = add(file.string(), options, overrides, filters)) {
+            return where + *error;
+        }
+    }
+    return std::nullopt;
+}
+
+Expected<std::unique_ptr<BindTls>> BindTls::load(const config::Bind& bind,
+                                                 const config::Proxy& proxy, TicketKeys* tickets) {
+    std::unique_ptr<BindTls> tls(new BindTls);
+    tls->bind_ = &bind;
+    tls->tickets_ = tickets;
+    // The same in every worker of the section: a session made by one resumes on another.
+    tls->session_context_ = "tierlb:" + proxy.name;
+    const std::string where = "bind '" + bind.address_text + "' (" + bind.where.file + ":" +
+                              std::to_string(bind.where.line) + "): ";
+    for (const auto& crt : bind.crts) {
+        std::error_code ec;
+        auto error = std::filesystem::is_directory(crt, ec) ? tls->add_directory(crt)
+                                                            : tls->add(crt, {}, false, {});
+        if (error) {
+            return unexpected(where + *error);
+        }
+    }
+    if (!bind.crt_list.empty()) {
+        if (auto error = tls->load_crt_list(bind.crt_list)) {
+            return unexpected(where + *error);
+        }
+    }
+    if (tls->certs_.empty()) {
+        return unexpected(where + "no certificate was found");
+    }
+    for (auto& cert : tls->certs_) {
+        SSL_CTX_set_alpn_select_cb(cert->ctx.get(), &BindTls::on_alpn, cert.get());
+        cert->alpn_wire = alpn_wire(!cert->options.alpn.empty() ? cert->options.alpn : bind.alpn);
+    }
+    return tls;
+}
+
+SSL* BindTls::new_connection() const {
+    return SSL_new(certs_.front()->ctx.get());
+}
+
+const BindTls::Certificate* BindTls::lookup(const std::string& name) const {
+    if (auto it = exact_.find(name); it != exact_.end()) {
+        return it->second;
+    }
+    if (auto dot = name.find('.'); dot != std::string::npos) {
+        if (auto it = wildcard_.find(name.substr(dot + 1)); it != wildcard_.end()) {
+            return it->second;
+        }
+    }
+    return certs_.front().get();
+}
+
+const std::string& BindTls::certificate_for(const std::string& name) const {
+    return lookup(lower(name))->file;
+}
+
+// During the handshake, once the client's SNI is known: switch to its certificate, with the
+// crt-list options of that certificate.
+int BindTls::on_servername(SSL* ssl, int*, void* arg) {
+    const auto* self = static_cast<const BindTls*>(arg);
+    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (name == nullptr) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    const Certificate* cert = self->lookup(lower(name));
+    if (cert->ctx.get() != SSL_get_SSL_CTX(ssl)) {
+        SSL_set_SSL_CTX(ssl, cert->ctx.get());
+    }
+    if (cert->overrides) {
+        // SSL_set_SSL_CTX changes the certificate, not what the SSL copied at creation.
+        const auto& o = cert->options;
+        const config::Bind& bind = *self->bind_;
+        SSL_set_min_proto_version(ssl, protocol_of(o.min_version.value_or(*bind.tls.min_version)));
+        const auto max = o.max_version ? o.max_version : bind.tls.max_version;
+        SSL_set_max_proto_version(ssl, max ? protocol_of(*max) : 0);
+        if (!o.ciphers.empty()) {
+            SSL_set_cipher_list(ssl, o.ciphers.c_str());
+        }
+        if (!o.ciphersuites.empty()) {
+            SSL_set_ciphersuites(ssl, o.ciphersuites.c_str());
+        }
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+// ALPN, the server's order first (HAProxy's choice); no common protocol: no ALPN.
+int BindTls::on_alpn(SSL*, const unsigned char** out, unsigned char* out_length,
+                     const unsigned char* in, unsigned int in_length, void* arg) {
+    const auto* cert = static_cast<const Certificate*>(arg);
+    if (cert->alpn_wire.empty()) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    unsigned char* selected = nullptr;
+    if (SSL_select_next_proto(&selected, out_length,
+                              reinterpret_cast<const unsigned char*>(cert->alpn_wire.data()),
+                              static_cast<unsigned>(cert->alpn_wire.size()), in,
+                              in_length) != OPENSSL_NPN_NEGOTIATED) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+void check_tls(const config::Configuration& config, config::Diagnostics& diagnostics) {
+    for (const auto& proxy : config.proxies) {
+        for (const auto& bind : proxy.binds) {
+            if (!bind.ssl) {
+                continue;
+            }
+            auto tls = BindTls::load(bind, proxy, nullptr);
+            if (!tls) {
+                diagnostics.error(bind.where, tls.error());
+            }
+        }
+    }
+    const auto& keys = config.global.tls_ticket_keys;
+    if (!keys.empty()) {
+        auto loaded = TicketKeys::read_file(keys);
+        if (!loaded) {
+            diagnostics.error(config.global.tls_ticket_keys_where, loaded.error());
+        }
+    }
+}
+
+}  // namespace tierlb::worker
