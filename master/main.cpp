@@ -11,15 +11,24 @@
 #include "master/listeners.hpp"
 #include "master/process.hpp"
 #include "master/supervisor.hpp"
+#include "worker/tls_context.hpp"
 
 namespace {
 
 using tierlb::master::CommandLine;
 
-// Every error and warning as FILE:LINE: message; the configuration when it is valid.
-tierlb::config::ConfigurationPtr load(const CommandLine& cl) {
+// Every error and warning as FILE:LINE: message; the configuration when it is valid. With
+// CHECK_TLS (tierlb -c), certificates and ticket keys are loaded too, as HAProxy's -c does; a
+// running process loads them itself and exits 2 when one does not load.
+tierlb::config::ConfigurationPtr load(const CommandLine& cl, bool check_tls = false) {
     tierlb::config::Diagnostics diagnostics;
     auto config = tierlb::config::load_files(cl.files, diagnostics);
+    if (config && check_tls) {
+        tierlb::worker::check_tls(*config, diagnostics);
+        if (diagnostics.has_errors()) {
+            config = nullptr;
+        }
+    }
     if (cl.verbosity != tierlb::master::Verbosity::quiet || !config) {
         diagnostics.print(std::cerr);
     }
@@ -95,7 +104,7 @@ int main(int argc, char** argv) {
             std::cout << tierlb::master::version_text(cl->build_details);
             return 0;
         case Action::check: {
-            auto config = load(*cl);
+            auto config = load(*cl, true);
             if (config && cl->verbosity != tierlb::master::Verbosity::quiet) {
                 std::cout << "Configuration file is valid\n";
             }

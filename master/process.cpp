@@ -206,7 +206,9 @@ std::optional<std::string> ProcessHost::start_tls() {
         }
         auto tls = worker::BindTls::load(bind, *listener->frontend->config, &tickets_);
         if (!tls) {
-            return tls.error();
+            return "proxy '" + listener->frontend->config->name + "', bind '" + bind.address_text +
+                   "' (" + bind.where.file + ":" + std::to_string(bind.where.line) +
+                   "): " + tls.error();
         }
         tls_[&bind] = std::move(*tls);
     }

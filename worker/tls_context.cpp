@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,14 +12,14 @@
 namespace tierlb::worker {
 
 std::string openssl_errors() {
-    std::string text;
-    unsigned long code = 0;
-    while ((code = ERR_get_error()) != 0) {
-        char buffer[256];
-        ERR_error_string_n(code, buffer, sizeof(buffer));
-        text += (text.empty() ? "" : "; ") + std::string(buffer);
+    // The first error queued is the cause; the others are the layers that passed it up.
+    const unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    if (code != 0 && ERR_SYSTEM_ERROR(code)) {
+        return std::strerror(ERR_GET_REASON(code));  // "No such file or directory"
     }
-    return text.empty() ? "unknown error" : text;
+    const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr;
+    return reason != nullptr ? reason : "unknown error";
 }
 
 namespace {
@@ -305,8 +306,7 @@ Expected<std::unique_ptr<BindTls>> BindTls::load(const config::Bind& bind,
     tls->tickets_ = tickets;
     // The same in every worker of the section: a session made by one resumes on another.
     tls->session_context_ = "tierlb:" + proxy.name;
-    const std::string where = "bind '" + bind.address_text + "' (" + bind.where.file + ":" +
-                              std::to_string(bind.where.line) + "): ";
+    const std::string where;  // empty: the caller says which bind
     for (const auto& crt : bind.crts) {
         std::error_code ec;
         auto error = std::filesystem::is_directory(crt, ec) ? tls->add_directory(crt)
@@ -405,7 +405,7 @@ void check_tls(const config::Configuration& config, config::Diagnostics& diagnos
             }
             auto tls = BindTls::load(bind, proxy, nullptr);
             if (!tls) {
-                diagnostics.error(bind.where, tls.error());
+                diagnostics.error(bind.where, "bind '" + bind.address_text + "': " + tls.error());
             }
         }
     }

@@ -5,7 +5,8 @@
 // matched. Names come from the certificate (CN and DNS SANs) unless crt-list gives filters;
 // "*.example.com" matches one label, "!name" excludes.
 //
-// Loading fails with a message naming the bind's FILE:LINE, the file and OpenSSL's reason;
+// Loading fails with a message naming the file and OpenSSL's reason (the caller names the
+// bind and its FILE:LINE);
 // the process then exits 2 (INTERFACE.md section 1), and `tierlb -c` reports it as an error.
 
 #include <openssl/ssl.h>
