@@ -23,23 +23,35 @@ global options (before or after MODE):
   --timeout S           bound on every connect/read/write (default 5)
   --warmup S            seconds left out of the figures at the start (default 1;
                         a quarter of the run when the run is shorter than twice that)
+  --tls                 TLS over every connection (OpenSSL client, TLS 1.2 minimum);
+                        with --tls:
+  --sni NAME            server_name to send (default: none)
+  --alpn LIST           ALPN protocols to offer, comma-separated (default: none)
+  --resume              rate: offer the latest session ticket on each new connection
+  --no-verify           do not verify the server's certificate (the default)
+  --ca FILE             verify the server's certificate against FILE (and --sni's name)
 
 modes:
   rate    --concurrency C --duration S --size B
           C workers loop: connect, send B bytes, read B back (echo backend), close.
-          Reports connections/s and connect+exchange latency.
+          Reports connections/s and connect+exchange latency. With --tls: a full
+          handshake per connection (or a resumption with --resume), close_notify before
+          the close; reports handshakes/s and the handshake latency apart.
   latency --connections C --duration S --size B --interval MS
           C persistent connections, each sends B bytes and waits for the echo every MS
-          (0 = back to back). Reports round-trip latency.
+          (0 = back to back). Reports round-trip latency. Plain TCP only.
   bulk    --connections C --duration S --direction up|down|both
           streams to a sink (up), from a source (down) or through an echo (both) backend.
           Reports MB/s (10^6 bytes) counted at the client.
   idle    --connections N --burst B [--hold S]
-          opens N connections B at a time, each proven by a 1-byte echo, prints
+          opens N connections B at a time (with --tls: each with a full handshake), each
+          proven by a 1-byte echo, prints
           "established N in T ms", holds them until SIGTERM/SIGINT or S seconds (default 3600).
 )";
 
 const std::set<std::string> modes = {"rate", "latency", "bulk", "idle"};
+// The options that take no value.
+const std::set<std::string> flags = {"tls", "resume", "no-verify"};
 
 }  // namespace
 
@@ -56,7 +68,9 @@ int main(int argc, char** argv) {
     std::string mode;
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (args[i].rfind("--", 0) == 0) {
-            ++i;
+            if (!flags.contains(args[i].substr(2))) {
+                ++i;
+            }
             continue;
         }
         mode = args[i];
@@ -70,7 +84,7 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    bench::Options options(args, {});
+    bench::Options options(args, flags);
     Settings settings;
     std::string error;
     auto target = bench::parse_loopback_endpoint(options.get("connect", ""), error);
@@ -79,6 +93,13 @@ int main(int argc, char** argv) {
         static_cast<long long>(options.get_double("timeout", 5, 0.01, 3600) * 1000));
     settings.warmup = std::chrono::milliseconds(
         static_cast<long long>(options.get_double("warmup", 1, 0, 3600) * 1000));
+    bool tls = options.has("tls");
+    Tls_options tls_options;
+    tls_options.sni = options.get("sni", "");
+    tls_options.alpn = options.get("alpn", "");
+    tls_options.resume = options.has("resume");
+    tls_options.ca_file = options.get("ca", "");
+    bool no_verify = options.has("no-verify");
     if (!options.ok()) {
         return usage_error(mode, options.error());
     }
@@ -86,11 +107,28 @@ int main(int argc, char** argv) {
         return usage_error(mode, "--connect: " + error);
     }
     settings.target = *target;
+    bool tls_only = !tls_options.sni.empty() || !tls_options.alpn.empty() || tls_options.resume ||
+                    !tls_options.ca_file.empty() || no_verify;
+    if (!tls && tls_only) {
+        return usage_error(mode, "--sni, --alpn, --resume, --no-verify and --ca need --tls");
+    }
+    if (no_verify && !tls_options.ca_file.empty()) {
+        return usage_error(mode, "--no-verify and --ca contradict each other");
+    }
+    if (tls_options.resume && mode != "rate") {
+        return usage_error(mode, "--resume is for the rate mode");
+    }
+    if (tls) {
+        settings.tls = Tls_client::create(tls_options, error);
+        if (!settings.tls) {
+            return usage_error(mode, error);
+        }
+    }
 
     auto fd_limit = bench::raise_fd_limit();
     start_signal_thread();
-    std::cerr << "bench_loadgen " << mode << " -> " << settings.target << ", " << settings.threads
-              << " thread(s), fd limit " << fd_limit << "\n";
+    std::cerr << "bench_loadgen " << mode << (tls ? " (tls)" : "") << " -> " << settings.target
+              << ", " << settings.threads << " thread(s), fd limit " << fd_limit << "\n";
 
     Runtime runtime(settings);
     if (mode == "rate") {

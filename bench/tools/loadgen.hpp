@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "bench/tools/common.hpp"
+#include "bench/tools/loadgen_tls.hpp"
 
 namespace bench::loadgen {
 
@@ -31,7 +32,19 @@ extern std::atomic<bool> stop_requested;
 // waits for them and sets stop_requested. SIGPIPE is ignored.
 void start_signal_thread();
 
-enum class Error_kind : std::size_t { connect, timeout, reset, eof, short_read, other, count };
+// handshake: the TLS handshake failed (alert, eof or reset before it completed); tls: a TLS
+// protocol error after it.
+enum class Error_kind : std::size_t {
+    connect,
+    timeout,
+    reset,
+    eof,
+    short_read,
+    handshake,
+    tls,
+    other,
+    count
+};
 
 struct Error_counts {
     std::array<std::uint64_t, static_cast<std::size_t>(Error_kind::count)> by_kind{};
@@ -42,8 +55,10 @@ struct Error_counts {
     std::string json() const;  // {"connect":N,...}, only the kinds that occurred
 };
 
-// Which kind an error is; `connecting` says whether it happened during connect.
-Error_kind classify(const boost::system::error_code& error, bool connecting);
+// Which kind an error is; `connecting` says whether it happened during connect, `handshaking`
+// during the TLS handshake.
+Error_kind classify(const boost::system::error_code& error, bool connecting,
+                    bool handshaking = false);
 
 class Watchdog;
 
@@ -107,7 +122,20 @@ struct Thread_state {
     std::uint64_t bytes_up = 0;
     std::uint64_t bytes_down = 0;
     std::uint64_t dropped = 0;
+    // Work done over the whole run, warm-up and tail included: what the proxies' CPU time,
+    // read around the whole run, is divided by.
+    std::uint64_t completed_all = 0;
+    std::uint64_t bytes_all = 0;
     std::vector<Socket> sockets;  // persistent connections, reserved up front
+
+    // TLS runs only. The rate mode splits each connection into its stages.
+    Histogram connect_latency;    // TCP connect
+    Histogram handshake_latency;  // TLS handshake, after the connect
+    Histogram exchange_latency;   // the echo, after the handshake
+    std::uint64_t resumed = 0;    // handshakes that resumed a session (in the window)
+    std::vector<Ssl_ptr> ssl;     // one per entry of `sockets` (null where it failed)
+    Session_ptr session;          // --resume: the latest ticket, offered by the next connect
+    std::string tls_info;         // tls_describe() of the first handshake of this thread
 };
 
 struct Settings {
@@ -115,6 +143,7 @@ struct Settings {
     std::size_t threads = 1;
     clock::duration timeout = std::chrono::seconds(5);  // per operation
     clock::duration warmup = std::chrono::seconds(1);   // excluded from the figures
+    std::shared_ptr<const Tls_client> tls;              // null: plain TCP
 };
 
 // The measured part of a timed run: [measure_from, end].
@@ -143,7 +172,8 @@ public:
     // The share of `total` items that thread i takes (spread round-robin).
     std::size_t share(std::size_t total, std::size_t i) const;
 
-    Histogram merged_latency() const;
+    Histogram merged_latency() const { return merged(&Thread_state::latency); }
+    Histogram merged(Histogram Thread_state::*field) const;
     Error_counts merged_errors() const;
     std::uint64_t sum(std::uint64_t Thread_state::*field) const;
     std::size_t open_sockets() const;
@@ -151,6 +181,7 @@ public:
 
     const Settings& settings() const { return settings_; }
     std::vector<std::unique_ptr<Thread_state>>& threads() { return threads_; }
+    const std::vector<std::unique_ptr<Thread_state>>& threads() const { return threads_; }
 
 private:
     Settings settings_;
@@ -163,6 +194,15 @@ int run_rate(Runtime& runtime, Options& options);
 int run_latency(Runtime& runtime, Options& options);
 int run_bulk(Runtime& runtime, Options& options);
 int run_idle(Runtime& runtime, Options& options);
+
+// Connects sockets[index] of THREAD, then (TLS runs) handshakes into ssl[index]; a failure is
+// counted and leaves the socket closed.
+Task<> connect_one(Thread_state& thread, std::size_t index, const Settings& settings);
+
+// The first handshake's description among the threads ("{}" when none), and this process's
+// CPU time so far (user + system, seconds): the load generator's own share of the 2 cores.
+std::string first_tls_info(const Runtime& runtime);
+double self_cpu_seconds();
 
 // Prints a usage error for `mode` on stderr and returns 1.
 int usage_error(const std::string& mode, const std::string& error);

@@ -43,29 +43,63 @@ private:
     std::size_t remaining_ = 0;
 };
 
-// Connect, then a 1-byte round trip: only then has the connection crossed every tier.
-Task<> establish(Thread_state& thread, Socket& socket, const Settings& settings, Burst& burst) {
+// Connect (and handshake, over TLS), then a 1-byte round trip: only then has the connection
+// crossed every tier.
+Task<> establish(Thread_state& thread, std::size_t index, const Settings& settings, Burst& burst) {
+    Socket& socket = thread.sockets[index];
     {
         Watch watch(thread.watchdog, socket);
         watch.arm(settings.timeout);
         char byte = 'i';
         auto [error] = co_await socket.async_connect(settings.target, nothrow);
         bool connecting = bool(error);
+        bool handshaking = false;
+        SSL* ssl = nullptr;
         if (!error) {
             socket.set_option(tcp::no_delay(true), error);
-            auto [write_error, written] =
-                co_await asio::async_write(socket, asio::buffer(&byte, 1), nothrow);
-            error = write_error;
+        }
+        if (!error && settings.tls) {
+            socket.non_blocking(true, error);
+            thread.ssl[index] = settings.tls->new_ssl(socket.native_handle(), nullptr);
+            ssl = thread.ssl[index].get();
+            handshaking = true;
+            if (!error) {
+                error = co_await tls_handshake(socket, ssl);
+            }
+            if (!error) {
+                handshaking = false;
+                if (thread.tls_info.empty()) {
+                    thread.tls_info = tls_describe(ssl);
+                }
+            }
         }
         if (!error) {
-            auto [read_error, n] =
-                co_await asio::async_read(socket, asio::buffer(&byte, 1), nothrow);
-            error = read_error;
+            if (ssl != nullptr) {
+                auto written = co_await tls_write_all(socket, ssl, &byte, 1);
+                error = written.error;
+            } else {
+                auto [write_error, written] =
+                    co_await asio::async_write(socket, asio::buffer(&byte, 1), nothrow);
+                error = write_error;
+            }
+        }
+        if (!error) {
+            if (ssl != nullptr) {
+                auto read = co_await tls_read_exact(socket, ssl, &byte, 1);
+                error = read.error;
+            } else {
+                auto [read_error, n] =
+                    co_await asio::async_read(socket, asio::buffer(&byte, 1), nothrow);
+                error = read_error;
+            }
         }
         watch.disarm();
         if (error) {
             if (!thread.watchdog.ended()) {
-                thread.errors.add(classify(error, connecting));
+                thread.errors.add(classify(error, connecting, handshaking));
+            }
+            if (!thread.ssl.empty()) {
+                thread.ssl[index].reset();
             }
             boost::system::error_code ignored;
             socket.close(ignored);
@@ -83,16 +117,23 @@ Task<> open_in_bursts(Thread_state& thread, const Settings& settings, std::size_
         burst.start(end - begin);
         for (std::size_t i = begin; i < end; ++i) {
             thread.sockets.emplace_back(thread.ctx);
-            thread.watchdog.spawn(establish(thread, thread.sockets.back(), settings, burst));
+            thread.watchdog.spawn(establish(thread, i, settings, burst));
         }
         co_await burst.wait();
     }
 }
 
 // Waits for the peer to close or send anything: either way the connection was not held idle.
-Task<> watch_idle(Thread_state& thread, Socket& socket, const bool& closing) {
+// Over TLS, records that carry no data (a late session ticket, a key update) do not count.
+Task<> watch_idle(Thread_state& thread, std::size_t index, const bool& closing) {
+    Socket& socket = thread.sockets[index];
+    SSL* ssl = thread.ssl.empty() ? nullptr : thread.ssl[index].get();
     char byte = 0;
-    co_await socket.async_read_some(asio::buffer(&byte, 1), nothrow);
+    if (ssl != nullptr) {
+        co_await tls_read_some(socket, ssl, &byte, 1);
+    } else {
+        co_await socket.async_read_some(asio::buffer(&byte, 1), nothrow);
+    }
     if (!closing) {
         ++thread.dropped;
         boost::system::error_code ignored;
@@ -132,8 +173,12 @@ int run_idle(Runtime& runtime, Options& options) {
         std::size_t my_burst = std::max<std::size_t>(
             1, runtime.share(static_cast<std::size_t>(burst_size), thread.index));
         thread.sockets.clear();
+        thread.ssl.clear();
         // Reserved up front: the workers hold references into this vector.
         thread.sockets.reserve(mine);
+        if (settings.tls) {
+            thread.ssl.resize(mine);
+        }
         thread.watchdog.reset(clock::time_point::max());
         thread.watchdog.spawn(open_in_bursts(thread, settings, mine, my_burst));
         co_await thread.watchdog.run();
@@ -150,9 +195,9 @@ int run_idle(Runtime& runtime, Options& options) {
     auto closing = std::make_unique<bool[]>(settings.threads);
     runtime.run_phase([&](Thread_state& thread) -> Task<> {
         bool& mine = closing[thread.index];
-        for (auto& socket : thread.sockets) {
-            if (socket.is_open()) {
-                asio::co_spawn(thread.ctx, watch_idle(thread, socket, mine), asio::detached);
+        for (std::size_t i = 0; i < thread.sockets.size(); ++i) {
+            if (thread.sockets[i].is_open()) {
+                asio::co_spawn(thread.ctx, watch_idle(thread, i, mine), asio::detached);
             }
         }
         co_await hold(thread, until, mine);
@@ -171,7 +216,12 @@ int run_idle(Runtime& runtime, Options& options) {
         .add("dropped", dropped)
         .add("held_s", held)
         .add("burst", burst_size)
-        .add("threads", static_cast<long long>(settings.threads));
+        .add("threads", static_cast<long long>(settings.threads))
+        .add("loadgen_cpu_s", self_cpu_seconds())
+        .add("tls", settings.tls ? 1 : 0);
+    if (settings.tls) {
+        json.add_raw("tls_info", first_tls_info(runtime));
+    }
     print_result("idle: held " + std::to_string(established) + " connections for " +
                      std::to_string(static_cast<long long>(held)) + " s; dropped " +
                      std::to_string(dropped) + ", errors " + std::to_string(errors.total()),

@@ -1,7 +1,9 @@
 // The timed modes of bench_loadgen: rate (new connections per second), latency (round trips
 // on persistent connections) and bulk (throughput of long streams).
 
+#include <iostream>
 #include <sstream>
+#include <utility>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -27,6 +29,26 @@ double seconds_between(clock::time_point from, clock::time_point to) {
 Task<> back_off(asio::io_context& ctx) {
     Timer timer(ctx, std::chrono::milliseconds(10));
     co_await timer.async_wait(nothrow);
+}
+
+// Prints "window start" and "window end" on stdout when the measured part of the run begins
+// and ends, so that a driver can read the proxies' CPU time over exactly that part (and not
+// over the warm-up, the set-up of the connections or what their closing costs).
+Task<> announce_window(Thread_state& thread, Window window) {
+    Timer timer(thread.ctx);
+    const std::pair<clock::time_point, const char*> marks[] = {
+        {window.measure_from, "window start"}, {window.end, "window end"}};
+    for (const auto& [at, text] : marks) {
+        // Short sleeps, so that a run stopped early does not wait for the window's end.
+        while (clock::now() < at && !thread.watchdog.ended()) {
+            timer.expires_at(std::min(at, clock::now() + std::chrono::milliseconds(50)));
+            co_await timer.async_wait(nothrow);
+        }
+        if (clock::now() < at) {
+            co_return;  // stopped early: no mark, so no CPU figure for a window not measured
+        }
+        std::cout << text << std::endl;
+    }
 }
 
 // One rate worker: connect, send `size` bytes, read them back, close; again until the end.
@@ -65,9 +87,93 @@ Task<> rate_worker(Thread_state& thread, const Settings& settings, std::size_t s
             }
             continue;
         }
+        ++thread.completed_all;
         if (window.contains(finished)) {
             ++thread.completed;
             thread.latency.record(finished - started);
+        }
+    }
+}
+
+// The TLS rate worker: connect, full handshake (or resumption with --resume), send `size`
+// bytes, read them back, close_notify, close; each stage timed on its own, since the
+// handshake is what this mode measures.
+Task<> tls_rate_worker(Thread_state& thread, const Settings& settings, std::size_t size,
+                       Window window) {
+    Socket socket(thread.ctx);
+    Watch watch(thread.watchdog, socket);
+    std::vector<char> out(size, 'r');
+    std::vector<char> in(size);
+    const bool resume = settings.tls->options().resume;
+    while (!thread.watchdog.ended()) {
+        auto started = clock::now();
+        auto connected = started;
+        auto handshaken = started;
+        watch.arm(settings.timeout);
+        auto [connect_error] = co_await socket.async_connect(settings.target, nothrow);
+        boost::system::error_code error = connect_error;
+        bool handshaking = false;
+        std::size_t received = 0;
+        Ssl_ptr ssl;
+        if (!error) {
+            connected = clock::now();
+            socket.set_option(tcp::no_delay(true), error);
+            socket.non_blocking(true, error);
+            ssl = settings.tls->new_ssl(socket.native_handle(),
+                                        resume ? thread.session.get() : nullptr);
+            handshaking = true;
+            if (!error) {
+                error = co_await tls_handshake(socket, ssl.get());
+            }
+        }
+        if (!error) {
+            handshaking = false;
+            handshaken = clock::now();
+            auto written = co_await tls_write_all(socket, ssl.get(), out.data(), out.size());
+            error = written.error;
+            if (!error) {
+                auto read = co_await tls_read_exact(socket, ssl.get(), in.data(), in.size());
+                error = read.error;
+                received = read.bytes;
+            }
+        }
+        watch.disarm();
+        auto finished = clock::now();
+        bool resumed = false;
+        if (!error) {
+            resumed = SSL_session_reused(ssl.get()) == 1;
+            if (thread.tls_info.empty()) {
+                thread.tls_info = tls_describe(ssl.get());
+            }
+            tls_send_close_notify(ssl.get());
+            if (resume) {
+                // The newest ticket (TLS 1.3 sends them after the handshake; the echo read
+                // has processed them): the next connection offers it.
+                Session_ptr latest(SSL_get1_session(ssl.get()));
+                if (latest && SSL_SESSION_is_resumable(latest.get())) {
+                    thread.session = std::move(latest);
+                }
+            }
+        }
+        ssl.reset();
+        boost::system::error_code ignored;
+        socket.close(ignored);
+        if (error) {
+            if (!thread.watchdog.ended()) {
+                thread.errors.add(received > 0 ? Error_kind::short_read
+                                               : classify(error, bool(connect_error), handshaking));
+                co_await back_off(thread.ctx);
+            }
+            continue;
+        }
+        ++thread.completed_all;
+        if (window.contains(finished)) {
+            ++thread.completed;
+            thread.resumed += resumed ? 1 : 0;
+            thread.latency.record(finished - started);
+            thread.connect_latency.record(connected - started);
+            thread.handshake_latency.record(handshaken - connected);
+            thread.exchange_latency.record(finished - handshaken);
         }
     }
 }
@@ -124,13 +230,28 @@ Task<> latency_worker(Thread_state& thread, Socket& socket, const Settings& sett
 enum class Direction { up, down, both };
 constexpr std::size_t bulk_chunk = 64 * 1024;
 
-Task<> bulk_writer(Thread_state& thread, Socket& socket, const Settings& settings, Window window) {
+Task<> bulk_writer(Thread_state& thread, std::size_t index, const Settings& settings,
+                   Window window) {
+    Socket& socket = thread.sockets[index];
+    SSL* ssl = thread.ssl.empty() ? nullptr : thread.ssl[index].get();
     Watch watch(thread.watchdog, socket);
     std::vector<char> chunk(bulk_chunk, 'b');
     while (!thread.watchdog.ended()) {
         watch.arm(settings.timeout);
-        auto [error, written] = co_await asio::async_write(socket, asio::buffer(chunk), nothrow);
+        boost::system::error_code error;
+        std::size_t written = 0;
+        if (ssl != nullptr) {
+            auto result = co_await tls_write_all(socket, ssl, chunk.data(), chunk.size());
+            error = result.error;
+            written = result.bytes;
+        } else {
+            auto [write_error, n] =
+                co_await asio::async_write(socket, asio::buffer(chunk), nothrow);
+            error = write_error;
+            written = n;
+        }
         watch.disarm();
+        thread.bytes_all += written;
         if (window.contains(clock::now())) {
             thread.bytes_up += written;
         }
@@ -143,13 +264,28 @@ Task<> bulk_writer(Thread_state& thread, Socket& socket, const Settings& setting
     }
 }
 
-Task<> bulk_reader(Thread_state& thread, Socket& socket, const Settings& settings, Window window) {
+Task<> bulk_reader(Thread_state& thread, std::size_t index, const Settings& settings,
+                   Window window) {
+    Socket& socket = thread.sockets[index];
+    SSL* ssl = thread.ssl.empty() ? nullptr : thread.ssl[index].get();
     Watch watch(thread.watchdog, socket);
     std::vector<char> chunk(bulk_chunk);
     while (!thread.watchdog.ended()) {
         watch.arm(settings.timeout);
-        auto [error, n] = co_await socket.async_read_some(asio::buffer(chunk), nothrow);
+        boost::system::error_code error;
+        std::size_t n = 0;
+        if (ssl != nullptr) {
+            // One TLS record (16 KB at most) per call.
+            auto result = co_await tls_read_some(socket, ssl, chunk.data(), chunk.size());
+            error = result.error;
+            n = result.bytes;
+        } else {
+            auto [read_error, got] = co_await socket.async_read_some(asio::buffer(chunk), nothrow);
+            error = read_error;
+            n = got;
+        }
         watch.disarm();
+        thread.bytes_all += n;
         if (window.contains(clock::now())) {
             thread.bytes_down += n;
         }
@@ -189,10 +325,14 @@ int run_rate(Runtime& runtime, Options& options) {
     const Settings& settings = runtime.settings();
     runtime.run_phase([&](Thread_state& thread) -> Task<> {
         thread.watchdog.reset(window.end);
+        if (thread.index == 0) {
+            thread.watchdog.spawn(announce_window(thread, window));
+        }
         std::size_t mine = runtime.share(static_cast<std::size_t>(concurrency), thread.index);
         for (std::size_t i = 0; i < mine; ++i) {
-            thread.watchdog.spawn(
-                rate_worker(thread, settings, static_cast<std::size_t>(size), window));
+            auto bytes = static_cast<std::size_t>(size);
+            thread.watchdog.spawn(settings.tls ? tls_rate_worker(thread, settings, bytes, window)
+                                               : rate_worker(thread, settings, bytes, window));
         }
         co_await thread.watchdog.run();
     });
@@ -209,13 +349,50 @@ int run_rate(Runtime& runtime, Options& options) {
         .add("seconds", seconds)
         .add("concurrency", concurrency)
         .add("size", size)
-        .add("threads", static_cast<long long>(settings.threads));
+        .add("threads", static_cast<long long>(settings.threads))
+        .add("conns_all", runtime.sum(&Thread_state::completed_all))
+        .add("loadgen_cpu_s", self_cpu_seconds());
     add_latency(json, latency);
-    print_result("rate: " + fixed(per_second, 1) + " conn/s over " + fixed(seconds, 2) +
-                     " s; connect+exchange ms p50 " + fixed(latency.quantile_ms(0.5), 3) + " p99 " +
-                     fixed(latency.quantile_ms(0.99), 3) + "; errors " +
-                     std::to_string(errors.total()),
-                 json);
+    if (!settings.tls) {
+        print_result("rate: " + fixed(per_second, 1) + " conn/s over " + fixed(seconds, 2) +
+                         " s; connect+exchange ms p50 " + fixed(latency.quantile_ms(0.5), 3) +
+                         " p99 " + fixed(latency.quantile_ms(0.99), 3) + "; errors " +
+                         std::to_string(errors.total()),
+                     json);
+        return 0;
+    }
+    // TLS: every connection is one handshake; its stages are reported apart.
+    auto handshake = runtime.merged(&Thread_state::handshake_latency);
+    auto connect = runtime.merged(&Thread_state::connect_latency);
+    auto exchange = runtime.merged(&Thread_state::exchange_latency);
+    auto resumed = runtime.sum(&Thread_state::resumed);
+    double resumed_share = latency.count() > 0
+                               ? static_cast<double>(resumed) / static_cast<double>(latency.count())
+                               : 0.0;
+    Json_line stages;
+    stages.add("connect_p50_ms", connect.quantile_ms(0.5))
+        .add("connect_p99_ms", connect.quantile_ms(0.99))
+        .add("handshake_p50_ms", handshake.quantile_ms(0.5))
+        .add("handshake_p90_ms", handshake.quantile_ms(0.9))
+        .add("handshake_p99_ms", handshake.quantile_ms(0.99))
+        .add("handshake_max_ms", handshake.max_ms())
+        .add("handshake_mean_ms", handshake.mean_ms())
+        .add("exchange_p50_ms", exchange.quantile_ms(0.5))
+        .add("exchange_p99_ms", exchange.quantile_ms(0.99));
+    json.add("tls", 1)
+        .add("handshakes_per_s", per_second)
+        .add("resume", settings.tls->options().resume ? 1 : 0)
+        .add("resumed", resumed)
+        .add("resumed_share", resumed_share)
+        .add_raw("stages", stages.str())
+        .add_raw("tls_info", first_tls_info(runtime));
+    print_result(
+        "rate tls: " + fixed(per_second, 1) + " handshakes/s over " + fixed(seconds, 2) + " s (" +
+            fixed(resumed_share * 100, 1) + "% resumed); handshake ms p50 " +
+            fixed(handshake.quantile_ms(0.5), 3) + " p99 " + fixed(handshake.quantile_ms(0.99), 3) +
+            "; whole connection ms p50 " + fixed(latency.quantile_ms(0.5), 3) + " p99 " +
+            fixed(latency.quantile_ms(0.99), 3) + "; errors " + std::to_string(errors.total()),
+        json);
     return 0;
 }
 
@@ -226,6 +403,9 @@ int run_latency(Runtime& runtime, Options& options) {
     double interval_ms = options.get_double("interval", 0, 0, 60000);
     if (!options.check_unused()) {
         return usage_error("latency", options.error());
+    }
+    if (runtime.settings().tls) {
+        return usage_error("latency", "not available over TLS (--tls: rate, bulk, idle)");
     }
     const Settings& settings = runtime.settings();
     runtime.connect_all(static_cast<std::size_t>(connections));
@@ -295,15 +475,18 @@ int run_bulk(Runtime& runtime, Options& options) {
     auto window = runtime.window(seconds_to_ms(duration));
     runtime.run_phase([&](Thread_state& thread) -> Task<> {
         thread.watchdog.reset(window.end);
-        for (auto& socket : thread.sockets) {
-            if (!socket.is_open()) {
+        if (thread.index == 0) {
+            thread.watchdog.spawn(announce_window(thread, window));
+        }
+        for (std::size_t i = 0; i < thread.sockets.size(); ++i) {
+            if (!thread.sockets[i].is_open()) {
                 continue;
             }
             if (direction != Direction::down) {
-                thread.watchdog.spawn(bulk_writer(thread, socket, settings, window));
+                thread.watchdog.spawn(bulk_writer(thread, i, settings, window));
             }
             if (direction != Direction::up) {
-                thread.watchdog.spawn(bulk_reader(thread, socket, settings, window));
+                thread.watchdog.spawn(bulk_reader(thread, i, settings, window));
             }
         }
         co_await thread.watchdog.run();
@@ -330,7 +513,13 @@ int run_bulk(Runtime& runtime, Options& options) {
         .add_raw("error_kinds", errors.json())
         .add("seconds", seconds)
         .add("connections", connections)
-        .add("threads", static_cast<long long>(settings.threads));
+        .add("threads", static_cast<long long>(settings.threads))
+        .add("bytes_all", runtime.sum(&Thread_state::bytes_all))
+        .add("loadgen_cpu_s", self_cpu_seconds())
+        .add("tls", settings.tls ? 1 : 0);
+    if (settings.tls) {
+        json.add_raw("tls_info", first_tls_info(runtime));
+    }
     print_result("bulk " + direction_text + ": " + fixed(rate, 1) + " MB/s (up " +
                      fixed(up_rate, 1) + ", down " + fixed(down_rate, 1) + ") over " +
                      fixed(seconds, 2) + " s; errors " + std::to_string(errors.total()),

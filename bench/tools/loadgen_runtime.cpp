@@ -1,11 +1,13 @@
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <csignal>
 
 #include <algorithm>
 #include <exception>
 #include <iostream>
+#include <iterator>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -48,8 +50,9 @@ void Error_counts::merge(const Error_counts& other) {
 }
 
 std::string Error_counts::json() const {
-    static constexpr const char* names[] = {"connect", "timeout",    "reset",
-                                            "eof",     "short_read", "other"};
+    static constexpr const char* names[] = {"connect",    "timeout",   "reset", "eof",
+                                            "short_read", "handshake", "tls",   "other"};
+    static_assert(std::size(names) == static_cast<std::size_t>(Error_kind::count));
     Json_line json;
     for (std::size_t i = 0; i < by_kind.size(); ++i) {
         if (by_kind[i] != 0) {
@@ -59,7 +62,7 @@ std::string Error_counts::json() const {
     return json.str();
 }
 
-Error_kind classify(const boost::system::error_code& error, bool connecting) {
+Error_kind classify(const boost::system::error_code& error, bool connecting, bool handshaking) {
     namespace err = asio::error;
     // Only the watchdog cancels operations; cancels at the end of a run are not counted.
     if (error == err::operation_aborted || error == err::timed_out) {
@@ -67,6 +70,12 @@ Error_kind classify(const boost::system::error_code& error, bool connecting) {
     }
     if (connecting) {
         return Error_kind::connect;
+    }
+    if (handshaking) {
+        return Error_kind::handshake;
+    }
+    if (error.category() == tls_category()) {
+        return Error_kind::tls;
     }
     if (error == err::eof) {
         return Error_kind::eof;
@@ -174,36 +183,52 @@ void Runtime::run_phase(const std::function<Task<>(Thread_state&)>& body) {
     }
 }
 
-namespace {
-
-Task<> connect_one(Thread_state& thread, Socket& socket, const Settings& settings) {
+Task<> connect_one(Thread_state& thread, std::size_t index, const Settings& settings) {
+    Socket& socket = thread.sockets[index];
     Watch watch(thread.watchdog, socket);
     watch.arm(settings.timeout);
     auto [error] = co_await socket.async_connect(settings.target, nothrow);
-    watch.disarm();
+    bool connecting = bool(error);
     boost::system::error_code ignored;
+    if (!error) {
+        socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+        if (settings.tls) {
+            socket.non_blocking(true, error);
+            thread.ssl[index] = settings.tls->new_ssl(socket.native_handle(), nullptr);
+            if (!error) {
+                error = co_await tls_handshake(socket, thread.ssl[index].get());
+            }
+            if (!error && thread.tls_info.empty()) {
+                thread.tls_info = tls_describe(thread.ssl[index].get());
+            }
+        }
+    }
+    watch.disarm();
     if (error) {
         if (!thread.watchdog.ended()) {
-            thread.errors.add(classify(error, true));
+            thread.errors.add(classify(error, connecting, !connecting));
+        }
+        if (!thread.ssl.empty()) {
+            thread.ssl[index].reset();
         }
         socket.close(ignored);
-        co_return;
     }
-    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
 }
-
-}  // namespace
 
 void Runtime::connect_all(std::size_t total) {
     run_phase([this, total](Thread_state& thread) -> Task<> {
         std::size_t count = share(total, thread.index);
         thread.sockets.clear();
+        thread.ssl.clear();
         // Reserved up front: the workers hold references into this vector.
         thread.sockets.reserve(count);
+        if (settings_.tls) {
+            thread.ssl.resize(count);
+        }
         thread.watchdog.reset(clock::time_point::max());
         for (std::size_t i = 0; i < count; ++i) {
             thread.sockets.emplace_back(thread.ctx);
-            thread.watchdog.spawn(connect_one(thread, thread.sockets.back(), settings_));
+            thread.watchdog.spawn(connect_one(thread, i, settings_));
         }
         co_await thread.watchdog.run();
     });
@@ -226,10 +251,10 @@ std::size_t Runtime::share(std::size_t total, std::size_t i) const {
     return total / n + (i < total % n ? 1 : 0);
 }
 
-Histogram Runtime::merged_latency() const {
+Histogram Runtime::merged(Histogram Thread_state::*field) const {
     Histogram merged;
     for (const auto& thread : threads_) {
-        merged.merge(thread->latency);
+        merged.merge((*thread).*field);
     }
     return merged;
 }
@@ -267,6 +292,24 @@ void Runtime::close_all() {
             socket.close(ignored);
         }
     }
+}
+
+std::string first_tls_info(const Runtime& runtime) {
+    for (const auto& thread : runtime.threads()) {
+        if (!thread->tls_info.empty()) {
+            return thread->tls_info;
+        }
+    }
+    return "{}";
+}
+
+double self_cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 int usage_error(const std::string& mode, const std::string& error) {

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -63,11 +64,15 @@ class LineTail:
     """Reads a pipe on a thread: tees each line to a log, keeps the last ones, records the
     matches of some patterns, and lets a caller wait for a condition with a deadline."""
 
-    def __init__(self, pipe, log, patterns=None, keep=60):
+    def __init__(self, pipe, log, patterns=None, keep=60, on_match=None):
         self.tail = collections.deque(maxlen=keep)
         self.found = {name: [] for name in (patterns or {})}
+        self.found_at = {name: [] for name in (patterns or {})}  # time.monotonic() of each
         self.eof = False
         self._patterns = {name: re.compile(rx) for name, rx in (patterns or {}).items()}
+        # on_match(name, groups) runs on the reader thread the moment a line matches: for
+        # what must happen then, not when the driver next looks (reading CPU times at a mark).
+        self._on_match = on_match
         self._log = log
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
@@ -84,7 +89,10 @@ class LineTail:
                 for name, rx in self._patterns.items():
                     match = rx.search(line)
                     if match:
+                        if self._on_match:
+                            self._on_match(name, match.groups())
                         self.found[name].append(match.groups())
+                        self.found_at[name].append(time.monotonic())
                 self._cond.notify_all()
         pipe.close()
         with self._cond:
@@ -115,7 +123,7 @@ class Proc:
     captured as a LineTail (with patterns) for the driver to read."""
 
     def __init__(self, name, argv, log_path, capture_stdout=False, capture_stderr=False,
-                 patterns=None):
+                 patterns=None, on_match=None):
         self.name = name
         self.argv = [str(a) for a in argv]
         self._log = open(log_path, "a", encoding="utf-8")
@@ -131,8 +139,10 @@ class Proc:
             start_new_session=True,
         )
         self.pid = self.popen.pid
-        self.stdout = LineTail(self.popen.stdout, self._log, patterns) if capture_stdout else None
-        self.stderr = LineTail(self.popen.stderr, self._log, patterns) if capture_stderr else None
+        self.stdout = (LineTail(self.popen.stdout, self._log, patterns, on_match=on_match)
+                       if capture_stdout else None)
+        self.stderr = (LineTail(self.popen.stderr, self._log, patterns, on_match=on_match)
+                       if capture_stderr else None)
 
     def alive(self):
         return self.popen.poll() is None
@@ -283,6 +293,25 @@ def probe_tcp(port, expect, timeout=1.0):
                 return len(s.recv(1)) == 1
             return True
     except OSError:
+        return False
+
+
+def probe_tls(port, expect, server_name=None, timeout=2.0):
+    """probe_tcp through a TLS listener: the handshake (no verification: the benchmark's
+    certificate is self-signed), then the same check inside TLS."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=server_name) as s:
+                if expect == "echo":
+                    s.sendall(b"p")
+                    return s.recv(1) == b"p"
+                if expect == "source":
+                    return len(s.recv(1)) == 1
+                return True
+    except (OSError, ssl.SSLError):
         return False
 
 
