@@ -49,6 +49,7 @@ struct TlsTier {
             co_return false;
         }
         net::add(frontend.stats.tls_handshakes);
+        record.tls_established();
         if (SSL_session_reused(ssl) == 1) {
             net::add(frontend.stats.tls_resumed);
         }

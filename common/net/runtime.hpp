@@ -24,6 +24,8 @@ struct ProcessState {
     Counter max_connections{0};
     PausedListeners paused;
     std::atomic<bool> stopping{false};  // soft stop under way
+    Counter tls_current{0};             // connections with a TLS session established now
+    Counter tls_total{0};
     Clock::time_point started = Clock::now();
     std::chrono::system_clock::time_point started_wall = std::chrono::system_clock::now();
     log::LogSinks global_logs;

@@ -57,6 +57,7 @@ SessionRecord::SessionRecord(SessionRecord&& other) noexcept
       redispatched_(other.redispatched_),
       tls_(other.tls_),
       holds_slot_(std::exchange(other.holds_slot_, false)),
+      tls_counted_(std::exchange(other.tls_counted_, false)),
       settled_(std::exchange(other.settled_, true)) {}
 
 SessionRecord::~SessionRecord() {
@@ -196,6 +197,9 @@ void SessionRecord::settle(const TunnelResult& result, bool log_session) {
     }
     listener_->stats.traffic.closed();
     frontend.stats.traffic.closed();
+    if (std::exchange(tls_counted_, false)) {
+        process_->tls_current.fetch_sub(1, std::memory_order_relaxed);
+    }
     if (std::exchange(holds_slot_, false)) {
         gates_of(*process_, *listener_).leave();
     }

@@ -35,6 +35,12 @@ public:
 
     void set_client(const SocketAddress& client) { client_ = CompactAddress::of(client); }
     void set_tls(bool tls) { tls_ = tls; }
+    // The TLS handshake completed: counted in the process's TLS connections until the end.
+    void tls_established() {
+        tls_counted_ = true;
+        add(process_->tls_total);
+        add(process_->tls_current);
+    }
 
     // The server the connection is counted on (released at the end).
     void assign(std::size_t server);
@@ -85,6 +91,7 @@ private:
     bool redispatched_ = false;
     bool tls_ = false;
     bool holds_slot_ = false;  // the connection counts in the maxconn gates
+    bool tls_counted_ = false;
     bool settled_ = false;
 };
 

@@ -229,10 +229,10 @@ std::string show_info(const ProcessRuntime& runtime, const CliActivity& cli) {
     w.add("CurrConns", current);
     w.add("CumConns", total);
     w.add("CumReq", total);
-    w.zeros({"MaxSslConns",
-             "CurrSslConns",
-             "CumSslConns",
-             "Maxpipes",
+    w.add("MaxSslConns", std::uint64_t{0});  // no separate limit: maxconn applies
+    w.add("CurrSslConns", get(runtime.state.tls_current));
+    w.add("CumSslConns", get(runtime.state.tls_total));
+    w.zeros({"Maxpipes",
              "PipesUsed",
              "PipesFree",
              "ConnRate",

@@ -57,11 +57,13 @@ def ratio_cell(ours, theirs, figure):
 
 
 def table(figures, columns, samples, unavailable, ratio_of=None):
-    """Markdown table: one row per figure, one column per system (plus the ratio column).
-    samples[column][figure.key] is a list of values; an unavailable column says so."""
+    """Markdown table: one row per figure, one column per system (plus the ratio columns).
+    samples[column][figure.key] is a list of values; an unavailable column says so.
+    ratio_of is one (ours, theirs) pair of columns or a list of them."""
     header = ["figure", "better"] + columns
-    if ratio_of:
-        header.append(f"{ratio_of[0]} / {ratio_of[1]}")
+    ratios = [] if not ratio_of else ([ratio_of] if isinstance(ratio_of[0], str) else ratio_of)
+    for ours, theirs in ratios:
+        header.append(f"{ours} / {theirs}")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for figure in figures:
         row = [figure.label, figure.better]
@@ -71,9 +73,9 @@ def table(figures, columns, samples, unavailable, ratio_of=None):
                 row.append("not available")
             else:
                 row.append(cell(values, figure))
-        if ratio_of:
-            ours = samples.get(ratio_of[0], {}).get(figure.key, [])
-            theirs = samples.get(ratio_of[1], {}).get(figure.key, [])
+        for ours_column, theirs_column in ratios:
+            ours = samples.get(ours_column, {}).get(figure.key, [])
+            theirs = samples.get(theirs_column, {}).get(figure.key, [])
             row.append(ratio_cell(ours, theirs, figure))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import time
 from . import procs
 from . import report
 from .report import Figure
+from .scenario_base import ScenarioBase, parse_result
 from .systems import HaproxyTwoTier, TierlbTwoTier, Unavailable
 
 PROFILES = {
@@ -55,68 +56,19 @@ def figures(o):
     ]
 
 
-class Scenario:
+class Scenario(ScenarioBase):
     def __init__(self, o, registry, out_dir, tools):
-        self.o = o
-        self.registry = registry
-        self.out_dir = out_dir
-        self.tools = tools
-        self.samples = {}
-        self.unavailable = {}
-        self.notes = []
-        self.backends = {}
-        self.instances = 0
+        super().__init__(o, registry, out_dir, tools)
         self.latest_latency = {}  # (column, rep) -> latency RESULT, for the added latency
-        self.raw = open(os.path.join(out_dir, "raw.jsonl"), "a", encoding="utf-8")
-        config_dir = os.path.join(out_dir, "configs")
-        os.makedirs(config_dir, exist_ok=True)
         self.systems = []
         for name in o.systems:
             if name == HAPROXY:
                 self.systems.append(HaproxyTwoTier(tools["haproxy"], o.workers,
-                                                   o.haproxy_nbthread, registry, config_dir))
+                                                   o.haproxy_nbthread, registry,
+                                                   self.config_dir))
             elif name == TIERLB:
                 self.systems.append(TierlbTwoTier(tools["tierlb"], o.workers, registry,
-                                                  config_dir))
-
-    # -- bookkeeping ------------------------------------------------------------------------
-
-    def say(self, text):
-        print(text, flush=True)
-
-    def add(self, column, key, value):
-        if value is not None:
-            self.samples.setdefault(column, {}).setdefault(key, []).append(value)
-
-    def record(self, **entry):
-        self.raw.write(json.dumps(entry, sort_keys=True) + "\n")
-        self.raw.flush()
-
-    def note(self, text):
-        self.notes.append(text)
-        self.say("  note: " + text)
-
-    # -- processes --------------------------------------------------------------------------
-
-    def start_backends(self):
-        for mode in ("echo", "source", "sink"):
-            proc = self.registry.start(
-                f"backend-{mode}", [self.tools["backend"], "--mode", mode, "--port", "0"],
-                capture_stdout=True, patterns={"port": r"^listening on 127\.0\.0\.1:(\d+)$"})
-            if not proc.stdout.wait(lambda t: t.found["port"], time.monotonic() + 10):
-                raise RuntimeError(f"bench_backend --mode {mode} did not start: "
-                                   f"{' | '.join(proc.stdout.lines())}")
-            self.backends[mode] = (proc, int(proc.stdout.found["port"][0][0]))
-
-    def check_backends(self):
-        for mode, (proc, _) in self.backends.items():
-            if not proc.alive():
-                raise RuntimeError(f"backend {mode} died (see logs/backend-{mode}.log)")
-
-    def loadgen_argv(self, port, mode_args):
-        o = self.o
-        return [self.tools["loadgen"], "--connect", f"127.0.0.1:{port}", "--threads",
-                o.loadgen_threads, "--warmup", o.warmup] + mode_args
+                                                  self.config_dir))
 
     def loadgen(self, column, rep, figure, port, mode_args, cpu_pid=None):
         """Runs one timed loadgen; returns its RESULT as a dict, or None (noted). With
@@ -347,13 +299,3 @@ class Scenario:
         lines += ["", "Raw results: `raw.jsonl` (one JSON object per loadgen run); process "
                   "output: `logs/`; the last configurations used: `configs/`.", ""]
         return "\n".join(lines)
-
-
-def parse_result(lines):
-    for line in reversed(lines):
-        if line.startswith("RESULT "):
-            try:
-                return json.loads(line[len("RESULT "):])
-            except json.JSONDecodeError:
-                return None
-    return None

@@ -32,6 +32,33 @@ def probe_kind(backend_mode):
     return backend_mode if backend_mode in ("echo", "source") else "connect"
 
 
+class TlsSetup:
+    """What the TLS workers terminate with: the PEM (certificate and key), the ALPN list
+    offered (None: none), HAProxy's shared ticket-keys file (None: each process its own; tierlb
+    shares its own keys between workers without a file), and the name the probe sends."""
+
+    def __init__(self, crt, server_name, alpn=None, haproxy_ticket_keys=None):
+        self.crt = crt
+        self.server_name = server_name
+        self.alpn = alpn
+        self.haproxy_ticket_keys = haproxy_ticket_keys
+
+    def bind_options(self, haproxy):
+        text = f" ssl crt {self.crt}"
+        if self.alpn:
+            text += f" alpn {self.alpn}"
+        if haproxy and self.haproxy_ticket_keys:
+            text += f" tls-ticket-keys {self.haproxy_ticket_keys}"
+        return text
+
+
+def probe(port, backend_mode, tls):
+    """One end-to-end probe through the system, in TLS when its workers terminate TLS."""
+    if tls:
+        return procs.probe_tls(port, probe_kind(backend_mode), tls.server_name)
+    return procs.probe_tcp(port, probe_kind(backend_mode))
+
+
 def tail_text(lines, count=6):
     kept = [line for line in lines if line.strip()][-count:]
     return " | ".join(kept) if kept else "(no output)"
@@ -43,10 +70,12 @@ class Instance:
         self.system = system
         self.registry = registry
         self.port = port
-        self.dispatcher_pid = dispatcher_pid
+        self.dispatcher_pid = dispatcher_pid  # None: no dispatcher tier (one process)
         self.worker_pids = worker_pids
         self.procs = procs_started
         self.foreign = foreign  # workers are children of a master, not ours
+        self._deaths_seen = 0
+        self._dead_reported = set()
 
     def alive(self):
         if not all(p.alive() for p in self.procs):
@@ -55,6 +84,37 @@ class Instance:
             return all(procs.pid_matches(pid, "tierlb")
                        for pid in [self.dispatcher_pid] + self.worker_pids)
         return True
+
+    def refresh_pids(self):
+        """A tierlb master restarts a process that dies: take the pids it announced last (and
+        remember them for reaping). Nothing to do for processes we started ourselves."""
+        if not self.foreign:
+            return
+        tail = self.procs[0].stderr
+        pids = {n: int(pid) for n, pid in tail.found["started"]}
+        for pid in pids.values():
+            if pid != self.dispatcher_pid and pid not in self.worker_pids:
+                self.registry.watch_foreign(pid, "tierlb")
+        if "1" in pids:
+            self.dispatcher_pid = pids["1"]
+        self.worker_pids = [pids[n] for n in sorted(pids, key=int) if n != "1"]
+
+    def new_deaths(self):
+        """Processes that died since the last call, as (time.monotonic(), text): the master's
+        own lines for tierlb (it restarts them), processes found gone for HAProxy."""
+        found = []
+        if self.foreign:
+            tail = self.procs[0].stderr
+            died = list(zip(tail.found_at["died"], tail.found["died"]))
+            found = [(at, groups[0]) for at, groups in died[self._deaths_seen:]]
+            self._deaths_seen = len(died)
+        else:
+            for p in self.procs:
+                if not p.alive() and p.name not in self._dead_reported:
+                    self._dead_reported.add(p.name)
+                    found.append((time.monotonic(),
+                                  f"{p.name} exited with code {p.popen.returncode}"))
+        return found
 
     def last_words(self):
         lines = []
@@ -78,12 +138,13 @@ class HaproxyTwoTier:
 
     name = "haproxy-2tier"
 
-    def __init__(self, haproxy, workers, nbthread, registry, config_dir):
+    def __init__(self, haproxy, workers, nbthread, registry, config_dir, tls=None):
         self.haproxy = haproxy
         self.workers = workers
         self.nbthread = nbthread
         self.registry = registry
         self.config_dir = config_dir
+        self.tls = tls  # a TlsSetup: the workers terminate TLS
 
     def _global(self):
         return (
@@ -106,12 +167,15 @@ class HaproxyTwoTier:
         workers = [
             self._global() + defaults + (
                 "listen worker\n"
-                f"    bind abns@{prefix}w{i} accept-proxy\n"
+                f"    bind abns@{prefix}w{i} accept-proxy{self._tls_options()}\n"
                 f"    server app 127.0.0.1:{backend_port}\n"
             )
             for i in range(1, self.workers + 1)
         ]
         return dispatcher, workers
+
+    def _tls_options(self):
+        return self.tls.bind_options(haproxy=True) if self.tls else ""
 
     def start(self, backend_port, backend_mode, prefix):
         port = procs.free_port()
@@ -159,9 +223,42 @@ class HaproxyTwoTier:
         if state != "ok":
             why = "exited" if state == "dead" else "not listening after %.0f s" % READY_DEADLINE_S
             raise Unavailable(f"{why}: {instance.last_words()}")
-        if not procs.poll_until(lambda: procs.probe_tcp(port, probe_kind(backend_mode)),
-                                PROBE_DEADLINE_S):
+        if not procs.poll_until(lambda: probe(port, backend_mode, self.tls), PROBE_DEADLINE_S):
             raise Unavailable(f"end-to-end probe failed: {instance.last_words()}")
+
+
+class HaproxyOneProc(HaproxyTwoTier):
+    """One `haproxy -f CFG -db` terminating TLS itself on 127.0.0.1:PORT with `nbthread N`:
+    the usual single-tier deployment, for comparison with the two tiers."""
+
+    name = "haproxy-1proc"
+
+    def __init__(self, haproxy, threads, registry, config_dir, tls):
+        super().__init__(haproxy, 0, threads, registry, config_dir, tls)
+
+    def config(self, port, backend_port):
+        return self._global() + DEFAULTS.format(maxconn="    maxconn 30000\n") + (
+            "listen tls\n"
+            f"    bind 127.0.0.1:{port}{self._tls_options()}\n"
+            f"    server app 127.0.0.1:{backend_port}\n"
+        )
+
+    def start(self, backend_port, backend_mode, prefix):
+        port = procs.free_port()
+        path = self._write("haproxy-1proc.cfg", self.config(port, backend_port))
+        started = []
+        # The one process terminates TLS: it counts as the workers, there is no dispatcher.
+        instance = Instance(self, self.registry, port, None, [], started)
+        try:
+            proc = self.registry.start("haproxy-1proc", [self.haproxy, "-f", path, "-db"],
+                                       log_name="haproxy-1proc", capture_stderr=True)
+            started.append(proc)
+            instance.worker_pids = [proc.pid]
+            self._wait_ready(instance, port, prefix, backend_mode)
+        except BaseException:
+            instance.stop()
+            raise
+        return instance
 
 
 class TierlbTwoTier:
@@ -171,12 +268,15 @@ class TierlbTwoTier:
     name = "tierlb-2tier"
     STARTED = r"process (\d+) started \(pid (\d+)\)"
     READY = r"process (\d+) ready"
+    # A process that ended on its own; the master restarts it ("...; restarting it in 100 ms").
+    DIED = r"(process \d+ .*; restarting .*)$"
 
-    def __init__(self, tierlb, workers, registry, config_dir):
+    def __init__(self, tierlb, workers, registry, config_dir, tls=None):
         self.tierlb = tierlb
         self.workers = workers
         self.registry = registry
         self.config_dir = config_dir
+        self.tls = tls  # a TlsSetup: the workers terminate TLS
 
     def config(self, port, backend_port, prefix):
         text = "global\n    maxconn 30000\n" + DEFAULTS.format(maxconn="") + (
@@ -187,7 +287,8 @@ class TierlbTwoTier:
         text += "".join(f"    server w{i} abns@{prefix}w{i} send-proxy\n"
                         for i in range(1, self.workers + 1))
         text += "listen worker\n"
-        text += "".join(f"    bind abns@{prefix}w{i} process {i + 1} accept-proxy\n"
+        tls = self.tls.bind_options(haproxy=False) if self.tls else ""
+        text += "".join(f"    bind abns@{prefix}w{i} process {i + 1} accept-proxy{tls}\n"
                         for i in range(1, self.workers + 1))
         text += f"    server app 127.0.0.1:{backend_port}\n"
         return text
@@ -199,7 +300,7 @@ class TierlbTwoTier:
             f.write(self.config(port, backend_port, prefix))
         master = self.registry.start(
             "tierlb-master", [self.tierlb, "-f", path], log_name="tierlb", capture_stderr=True,
-            patterns={"started": self.STARTED, "ready": self.READY})
+            patterns={"started": self.STARTED, "ready": self.READY, "died": self.DIED})
         instance = Instance(self, self.registry, port, None, [], [master], foreign=True)
         try:
             self._wait_ready(instance, master, port, backend_mode)
@@ -230,7 +331,6 @@ class TierlbTwoTier:
             raise Unavailable(f"no 'process 1 started (pid P)' line: {tail_text(tail.lines())}")
         instance.dispatcher_pid = pids["1"]
         instance.worker_pids = [pids[n] for n in sorted(pids, key=int) if n != "1"]
-        if not procs.poll_until(lambda: procs.probe_tcp(port, probe_kind(backend_mode)),
-                                PROBE_DEADLINE_S):
+        if not procs.poll_until(lambda: probe(port, backend_mode, self.tls), PROBE_DEADLINE_S):
             raise Unavailable(f"ready but the end-to-end probe failed: "
                               f"{tail_text(tail.lines())}")
