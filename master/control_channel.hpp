@@ -16,6 +16,11 @@ namespace tierlb::master {
 
 inline constexpr const char* control_fd_variable = "TIERLB_CONTROL_FD";
 inline constexpr const char* ticket_keys_message = "tls-ticket-keys";
+// Master to processes: process N is gone (body "N\nhow"), or started again and ready ("N").
+inline constexpr const char* process_down_message = "process-down";
+inline constexpr const char* process_up_message = "process-up";
+// Process to master: ready to serve.
+inline constexpr const char* ready_message = "ready";
 
 // Both ends, close-on-exec; the master keeps [0] and hands [1] to the process.
 std::optional<std::pair<int, int>> make_control_pair();
@@ -23,7 +28,7 @@ std::optional<std::pair<int, int>> make_control_pair();
 // Sends one message; false when the process is gone or its queue is full.
 bool send_message(int fd, const std::string& name, const std::string& body);
 
-// The process's end.
+// One end, the process's or (for each process) the master's.
 class ControlChannel {
 public:
     using OnMessage = std::function<void(const std::string& name, const std::string& body)>;
@@ -36,8 +41,12 @@ public:
 
     // Takes the messages already waiting (those the master sent before the process started).
     void read_waiting(const OnMessage& on_message);
-    // From now on, messages and the master's end as they come, on the poller of EXECUTOR.
+    // From now on, messages and the other end's closing as they come, on EXECUTOR's poller.
     void watch(net::Executor executor, OnMessage on_message, OnClosed on_closed);
+
+    bool send(const std::string& name, const std::string& body) {
+        return send_message(watch_.fd, name, body);
+    }
 
 private:
     // Reads until the queue is empty; false when the master closed its end.

@@ -1,5 +1,6 @@
 // tierlb: a two-tier load balancer for long-lived TLS connections. See README.md.
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -90,6 +91,9 @@ tierlb::log::Verbosity verbosity_of(tierlb::master::Verbosity v) {
 
 int main(int argc, char** argv) {
     using Action = CommandLine::Action;
+    // A write to a connection the peer closed must fail with EPIPE, not kill the process:
+    // OpenSSL writes to sockets without MSG_NOSIGNAL.
+    std::signal(SIGPIPE, SIG_IGN);
     auto cl = tierlb::master::parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
     if (!cl) {
         std::cerr << "tierlb: " << cl.error() << "\n" << tierlb::master::usage_text();

@@ -134,6 +134,9 @@ std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& 
     if (auto error = start_listeners(listening_fds)) {
         return error;
     }
+    if (auto error = start_checks()) {
+        return error;
+    }
     if (auto error = start_stats()) {
         return error;
     }
@@ -151,6 +154,9 @@ std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& 
             });
     }
     log::notice("process {} ready", runtime_.state.number);
+    if (control_) {
+        control_->send(ready_message, "");
+    }
     return std::nullopt;
 }
 
@@ -215,7 +221,60 @@ std::optional<std::string> ProcessHost::start_tls() {
     return std::nullopt;
 }
 
+log::LogSinks ProcessHost::logs_for(const config::Proxy& proxy) {
+    log::LogSinks sinks;
+    for (const auto& target : proxy.logs) {
+        sinks.add(std::make_shared<log::LogSink>(target));
+    }
+    if (proxy.log_global) {
+        for (const auto& target : config_->global.logs) {
+            sinks.add(std::make_shared<log::LogSink>(target));
+        }
+    }
+    return sinks;
+}
+
+// Health checks of every backend of this process, and which servers each process number
+// serves (a server whose address one of that process's binds has).
+std::optional<std::string> ProcessHost::start_checks() {
+    for (const auto& backend : runtime_.backends) {
+        auto checker = std::make_unique<net::HealthChecker>(contexts_[0]->get_executor(), *backend,
+                                                            logs_for(backend->config()));
+        if (auto error = checker->start()) {
+            return error;
+        }
+        for (std::size_t i = 0; i < backend->size(); ++i) {
+            const SocketAddress& address = backend->server(i).config->address;
+            for (const auto& proxy : config_->proxies) {
+                for (const auto& bind : proxy.binds) {
+                    if (bind.address == address) {
+                        for (int p : bind.processes.numbers()) {
+                            servers_by_process_[p].emplace_back(checker.get(), i);
+                        }
+                    }
+                }
+            }
+        }
+        checkers_.push_back(std::move(checker));
+    }
+    return std::nullopt;
+}
+
 void ProcessHost::on_control_message(const std::string& name, const std::string& body) {
+    if (name == process_down_message || name == process_up_message) {
+        const int process = std::atoi(body.c_str());
+        const auto newline = body.find('\n');
+        const std::string how = newline == std::string::npos ? "" : body.substr(newline + 1);
+        for (auto [checker, server] : servers_by_process_[process]) {
+            if (name == process_down_message) {
+                checker->mark_process_down(server,
+                                           "process " + std::to_string(process) + " " + how);
+            } else {
+                checker->mark_process_up(server);
+            }
+        }
+        return;
+    }
     if (name == ticket_keys_message && config_->global.tls_ticket_keys.empty()) {
         auto keys = worker::TicketKeys::decode(body);
         if (keys) {
@@ -246,6 +305,15 @@ std::optional<std::string> ProcessHost::start_stats() {
         auto server =
             std::make_unique<net::StatsServer>(contexts_[0]->get_executor(), *fd, socket.level,
                                                config_->global.stats_timeout, runtime_);
+        server->set_checks([this](const net::BackendRuntime& backend,
+                                  std::size_t index) -> std::optional<health::CheckState> {
+            for (const auto& checker : checkers_) {
+                if (&checker->backend() == &backend) {
+                    return checker->state(index);
+                }
+            }
+            return std::nullopt;
+        });
         server->start();
         stats_->servers.push_back(std::move(server));
     }

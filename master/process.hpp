@@ -15,6 +15,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "common/net/asio.hpp"
+#include "common/net/health_checker.hpp"
 #include "common/net/runtime.hpp"
 #include "config/model.hpp"
 #include "master/control_channel.hpp"
@@ -45,6 +46,8 @@ private:
     void build_runtime();
     std::optional<std::string> start_listeners(const std::map<std::string, int>& fds);
     std::optional<std::string> start_tls();
+    std::optional<std::string> start_checks();
+    log::LogSinks logs_for(const config::Proxy& proxy);
     void on_control_message(const std::string& name, const std::string& body);
     std::optional<std::string> start_stats();
     void accept(net::ListenerRuntime& listener, int fd, const SocketAddress& peer,
@@ -66,6 +69,10 @@ private:
     worker::TicketKeys tickets_;
     std::map<const config::Bind*, std::unique_ptr<worker::BindTls>> tls_;
     std::unique_ptr<ControlChannel> control_;
+    std::vector<std::unique_ptr<net::HealthChecker>> checkers_;
+    // The servers each process number serves (their address is one of its binds): what to
+    // mark DOWN when the master says that process died.
+    std::map<int, std::vector<std::pair<net::HealthChecker*, std::size_t>>> servers_by_process_;
     std::unique_ptr<net::Timer> drain_timer_;
     std::size_t next_context_ = 0;
     bool stopping_ = false;

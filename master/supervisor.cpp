@@ -33,7 +33,7 @@ constexpr auto ticket_key_rotation = 1h;  // tickets stay valid for one to two p
 struct Child {
     int number = 0;
     pid_t pid = 0;
-    int control = -1;  // our end of its control channel
+    std::unique_ptr<ControlChannel> channel;  // our end of its control channel
     Clock::time_point started{};
     unsigned quick_failures = 0;
     bool ever_restarted = false;
@@ -79,6 +79,8 @@ private:
     void start_ticket_keys();
     void rotate_ticket_keys();
     void send_ticket_keys(const Child& child);
+    // Tells every process but FROM.
+    void broadcast(int from, const std::string& name, const std::string& body);
 
     const CommandLine& cl_;
     config::ConfigurationPtr config_;
@@ -165,10 +167,16 @@ void Supervisor::start(Child& child) {
     child.started = Clock::now();
     if (control) {
         ::close(control->second);
-        if (child.control >= 0) {
-            ::close(child.control);
-        }
-        child.control = control->first;
+        child.channel = std::make_unique<ControlChannel>(control->first);
+        const int number = child.number;
+        child.channel->watch(
+            io_.get_executor(),
+            [this, number](const std::string& name, const std::string&) {
+                if (name == ready_message) {
+                    broadcast(number, process_up_message, std::to_string(number));
+                }
+            },
+            [] {});  // its end closes when it dies: SIGCHLD says more
         send_ticket_keys(child);
     }
     log::notice("process {} started (pid {})", child.number, pid);
@@ -201,10 +209,17 @@ void Supervisor::rotate_ticket_keys() {
 }
 
 void Supervisor::send_ticket_keys(const Child& child) {
-    if (!ticket_keys_.empty() && child.control >= 0 &&
-        !send_message(child.control, ticket_keys_message,
-                      worker::TicketKeys::encode(ticket_keys_))) {
+    if (!ticket_keys_.empty() && child.channel &&
+        !child.channel->send(ticket_keys_message, worker::TicketKeys::encode(ticket_keys_))) {
         log::warning("process {}: cannot send it the TLS ticket keys", child.number);
+    }
+}
+
+void Supervisor::broadcast(int from, const std::string& name, const std::string& body) {
+    for (const auto& [number, child] : children_) {
+        if (number != from && child.channel) {
+            child.channel->send(name, body);
+        }
     }
 }
 
@@ -247,13 +262,14 @@ void Supervisor::reap() {
                 continue;
             }
             child.pid = 0;
-            if (child.control >= 0) {
-                ::close(child.control);
-                child.control = -1;
-            }
+            child.channel.reset();
             if (stopping_) {
                 log::notice("process {} (pid {}) {}", number, pid, describe_status(status));
             } else {
+                // The others learn it now, not at their next health check: a dispatcher marks
+                // this worker's servers DOWN at once.
+                broadcast(number, process_down_message,
+                          std::to_string(number) + "\n" + describe_status(status));
                 schedule_restart(child, status);
             }
         }

@@ -19,6 +19,33 @@ CheckState::CheckState(const CheckParams& params, Clock::time_point now, bool in
     }
 }
 
+CheckEvent CheckState::force_down(CheckOutcome outcome, Clock::time_point now) {
+    if (outcome.info.size() > max_info_length) {
+        outcome.info.resize(max_info_length);
+    }
+    CheckEvent event;
+    event.rise = params_.rise;
+    event.fall = params_.fall;
+    if (!maintenance_) {
+        event.report = true;
+        last_status_ = outcome.status;
+        last_duration_ = outcome.duration;
+        last_info_ = outcome.info;
+        last_code_ = outcome.code;
+        if (health_ > 0) {
+            ++failed_checks_;
+            health_ = 0;
+        }
+        if (up_) {
+            mark_down(now);
+            event.transition = Transition::went_down;
+        }
+    }
+    event.health = health_;
+    event.outcome = std::move(outcome);
+    return event;
+}
+
 CheckEvent CheckState::record(CheckOutcome outcome, Clock::time_point now) {
     assert(result_of(outcome.status) != CheckResult::unknown);
     if (outcome.info.size() > max_info_length) {

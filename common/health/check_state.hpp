@@ -60,7 +60,7 @@ enum class MaintenanceEntry {
 };
 
 class CheckState {
-  public:
+public:
     // rise, fall and inter must be at least 1: the configuration layer rejects the rest.
     CheckState(const CheckParams& params, Clock::time_point now, bool in_maintenance = false);
 
@@ -68,6 +68,10 @@ class CheckState {
     // maintenance (a check already running when maint was set) is dropped: the returned event
     // has report == false and no transition, and nothing changes.
     CheckEvent record(CheckOutcome outcome, Clock::time_point now);
+
+    // A failure known for certain (the master saw the server's process die): the health drops
+    // to 0 at once, not one step per check, so the server is DOWN before its next check.
+    CheckEvent force_down(CheckOutcome outcome, Clock::time_point now);
 
     // The delay from the end of this check to the start of the next one (srv_getinter):
     // inter when fully UP, downinter when fully DOWN, fastinter in between (including a fresh
@@ -95,7 +99,7 @@ class CheckState {
     const std::string& last_info() const { return last_info_; }
     int last_code() const { return last_code_; }
 
-  private:
+private:
     void mark_down(Clock::time_point now);
     void mark_up(Clock::time_point now);
 

@@ -10,14 +10,43 @@ from harness import ROOT, run_tierlb
 EXAMPLES = os.path.join(ROOT, "config", "examples")
 
 
+def example_files(directory):
+    """The certificates and ticket keys the examples name, made in DIRECTORY; the
+    environment that points the examples at them."""
+    import base64
+    import subprocess
+    for name in ("site", "rdp", "ws"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj",
+                        "/CN=%s.test" % name, "-keyout", os.path.join(directory, name + ".pem"),
+                        "-out", os.path.join(directory, name + ".pem")],
+                       check=True, capture_output=True)
+    with open(os.path.join(directory, "tickets.keys"), "w") as f:
+        for _ in range(3):
+            f.write(base64.b64encode(os.urandom(80)).decode() + "\n")
+    return {"TIERLB_CRT": os.path.join(directory, "site.pem"), "TIERLB_CERTS": directory,
+            "TIERLB_TICKET_KEYS": os.path.join(directory, "tickets.keys")}
+
+
 class Check(unittest.TestCase):
     def test_examples_are_valid(self):
-        for name in sorted(os.listdir(EXAMPLES)):
-            if name.endswith(".cfg"):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = example_files(tmp)
+            for name in sorted(os.listdir(EXAMPLES)):
+                if not name.endswith(".cfg"):
+                    continue
                 with self.subTest(name=name):
-                    code, out, err = run_tierlb(["-c", "-f", os.path.join(EXAMPLES, name)])
+                    code, out, err = run_tierlb(["-c", "-f", os.path.join(EXAMPLES, name)],
+                                                env=env)
                     self.assertEqual(code, 0, err)
                     self.assertIn("Configuration file is valid", out)
+
+    def test_examples_name_missing_certificates(self):
+        code, _, err = run_tierlb(["-c", "-f", os.path.join(EXAMPLES, "seed.cfg")],
+                                  env={"TIERLB_CRT": "/nonexistent/site.pem"})
+        self.assertEqual(code, 1)
+        self.assertRegex(err, r"seed\.cfg:\d+: bind 'abns@p2': cannot load certificate "
+                              r"'/nonexistent/site.pem': No such file or directory")
 
     def test_every_error_is_reported_with_file_and_line(self):
         text = ("global\n"

@@ -357,3 +357,33 @@ TEST_CASE("spread-checks moves the interval by up to the percentage", "[health]"
     CHECK(tierlb::health::spread_interval(std::chrono::milliseconds{c.interval}, c.percent,
                                           c.random01) == std::chrono::milliseconds{c.result});
 }
+
+TEST_CASE("force_down: DOWN at once, then rise checks bring it back", "[health]") {
+    using namespace tierlb::health;
+    const auto t0 = Clock::now();
+    CheckParams params;
+    params.rise = 2;
+    params.fall = 3;
+    CheckState state(params, t0);
+    state.record({CheckStatus::l4ok, std::chrono::milliseconds(1), {}}, t0);
+    REQUIRE(state.up());
+    REQUIRE(state.health() == 4);
+    auto event = state.force_down(
+        {CheckStatus::l4con, std::chrono::milliseconds(0), "process 2 died (killed by signal 9)"},
+        t0 + std::chrono::seconds(1));
+    CHECK(event.transition == Transition::went_down);
+    CHECK(event.health == 0);
+    CHECK_FALSE(state.up());
+    CHECK(state.down_transitions() == 1);
+    CHECK(state.failed_checks() == 1);
+    CHECK(state.last_info() == "process 2 died (killed by signal 9)");
+    // Already down: forcing again changes nothing but the record.
+    CHECK(state.force_down({CheckStatus::l4con, {}, "again"}, t0).transition == Transition::none);
+    state.record({CheckStatus::l4ok, std::chrono::milliseconds(1), {}},
+                 t0 + std::chrono::seconds(2));
+    CHECK_FALSE(state.up());
+    auto back = state.record({CheckStatus::l4ok, std::chrono::milliseconds(1), {}},
+                             t0 + std::chrono::seconds(3));
+    CHECK(back.transition == Transition::went_up);
+    CHECK(state.up());
+}
