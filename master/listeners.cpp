@@ -53,17 +53,17 @@ Expected<net::ListenOptions> options_of(const config::Configuration& config,
     return o;
 }
 
-void close_all(const std::vector<OpenListener>& listeners) {
-    for (const auto& l : listeners) {
-        ::close(l.fd);
-    }
-}
-
 }  // namespace
 
-Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& config,
-                                                   int process) {
+Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& config, int process,
+                                                   const std::vector<OpenListener>* held) {
     std::vector<OpenListener> opened;
+    std::vector<int> new_fds;  // ours to close on failure (held ones belong to the caller)
+    auto close_new = [&new_fds] {
+        for (int fd : new_fds) {
+            ::close(fd);
+        }
+    };
     for (const auto& proxy : config.proxies) {
         for (const auto& bind : proxy.binds) {
             auto where = [&] {
@@ -72,7 +72,7 @@ Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& 
             };
             auto options = options_of(config, proxy, bind);
             if (!options) {
-                close_all(opened);
+                close_new();
                 return unexpected(where() + options.error());
             }
             // A group of processes sharing a port 0 must share the port the first one got.
@@ -81,12 +81,24 @@ Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& 
                 if (process != 0 && p != process) {
                     continue;
                 }
-                auto fd = net::open_listener(address, *options);
-                if (!fd) {
-                    close_all(opened);
-                    return unexpected(where() + "cannot bind: " + fd.error());
+                const OpenListener* kept = nullptr;
+                for (const auto& h : held != nullptr ? *held : std::vector<OpenListener>{}) {
+                    if (h.configured == bind.address && h.process == p) {
+                        kept = &h;
+                    }
                 }
-                OpenListener l{listener_key(proxy, bind), p, *fd, net::local_address(*fd)};
+                int fd = kept != nullptr ? kept->fd : -1;
+                if (kept == nullptr) {
+                    auto bound = net::open_listener(address, *options);
+                    if (!bound) {
+                        close_new();
+                        return unexpected(where() + "cannot bind: " + bound.error());
+                    }
+                    fd = *bound;
+                    new_fds.push_back(fd);
+                }
+                OpenListener l{listener_key(proxy, bind), p, fd, net::local_address(fd),
+                               bind.address};
                 if (address.is_inet() && address.port() == 0) {
                     address = l.bound;
                 }

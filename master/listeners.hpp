@@ -17,16 +17,19 @@ struct OpenListener {
     std::string key;  // listener_key()
     int process = 0;
     int fd = -1;
-    SocketAddress bound;  // the address really bound (port 0 resolved)
+    SocketAddress bound;       // the address really bound (port 0 resolved)
+    SocketAddress configured;  // as written: what a reload matches on
 };
 
 // "PROXY/BIND_ID": names a bind in the handover between master and process.
 std::string listener_key(const config::Proxy& proxy, const config::Bind& bind);
 
 // Opens the listeners of PROCESS (or of every process when PROCESS is 0). The error names the
-// proxy, the bind, FILE:LINE and the cause; sockets already opened are closed then.
-Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& config,
-                                                   int process);
+// proxy, the bind, FILE:LINE and the cause; sockets it opened are closed then. With HELD (a
+// reload), a bind whose configured address and process match a socket already held reuses
+// that socket: connections waiting on it are not lost, and a port 0 keeps its port.
+Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& config, int process,
+                                                   const std::vector<OpenListener>* held = nullptr);
 
 // The handover through the environment: "KEY=FD;KEY=FD".
 std::string encode_handover(const std::vector<OpenListener>& listeners, int process);

@@ -21,7 +21,8 @@ using tierlb::master::CommandLine;
 // Every error and warning as FILE:LINE: message; the configuration when it is valid. With
 // CHECK_TLS (tierlb -c), certificates and ticket keys are loaded too, as HAProxy's -c does; a
 // running process loads them itself and exits 2 when one does not load.
-tierlb::config::ConfigurationPtr load(const CommandLine& cl, bool check_tls = false) {
+tierlb::config::ConfigurationPtr load(const CommandLine& cl, bool check_tls = false,
+                                      bool print_warnings = true) {
     tierlb::config::Diagnostics diagnostics;
     auto config = tierlb::config::load_files(cl.files, diagnostics);
     if (config && check_tls) {
@@ -30,8 +31,11 @@ tierlb::config::ConfigurationPtr load(const CommandLine& cl, bool check_tls = fa
             config = nullptr;
         }
     }
-    if (cl.verbosity != tierlb::master::Verbosity::quiet || !config) {
-        diagnostics.print(std::cerr);
+    for (const auto& d : diagnostics.all()) {
+        const bool warning = d.severity == tierlb::config::Severity::warning;
+        if (!warning || (print_warnings && cl.verbosity != tierlb::master::Verbosity::quiet)) {
+            std::cerr << tierlb::config::format(d) << '\n';
+        }
     }
     if (!config) {
         std::cerr << "Configuration file has " << diagnostics.error_count()
@@ -44,7 +48,8 @@ tierlb::config::ConfigurationPtr load(const CommandLine& cl, bool check_tls = fa
 // tierlb -f FILE --process N: one process alone (or a process started by the master, which
 // hands it its listening sockets through the environment).
 int run_one_process(const CommandLine& cl) {
-    auto config = load(cl);
+    // Started by the master, which has said the warnings already: errors only.
+    auto config = load(cl, false, std::getenv(tierlb::master::handover_variable) == nullptr);
     if (!config) {
         return 1;
     }

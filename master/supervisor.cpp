@@ -1,4 +1,5 @@
 #include "master/supervisor.hpp"
+#include "master/supervisor_impl.hpp"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -18,28 +19,6 @@
 
 namespace tierlb::master {
 
-namespace {
-
-using namespace std::chrono_literals;
-namespace asio = net::asio;
-using net::Clock;
-
-constexpr auto first_restart_delay = 100ms;
-constexpr auto max_restart_delay = 10s;
-constexpr auto stable_run = 30s;          // a process that ran this long starts back-off afresh
-constexpr auto stop_deadline = 10s;       // then SIGKILL
-constexpr auto ticket_key_rotation = 1h;  // tickets stay valid for one to two periods
-
-struct Child {
-    int number = 0;
-    pid_t pid = 0;
-    std::unique_ptr<ControlChannel> channel;  // our end of its control channel
-    Clock::time_point started{};
-    unsigned quick_failures = 0;
-    bool ever_restarted = false;
-    std::unique_ptr<net::Timer> restart;
-};
-
 std::string resolve_self() {
     char path[4096];
     const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
@@ -53,53 +32,6 @@ std::string describe_status(int status) {
     }
     return "exited with code " + std::to_string(WEXITSTATUS(status));
 }
-
-bool daemonize();
-
-class Supervisor {
-public:
-    Supervisor(const CommandLine& cl, config::ConfigurationPtr config, bool daemon,
-               std::string pidfile)
-        : cl_(cl),
-          config_(std::move(config)),
-          daemon_(daemon),
-          pidfile_(std::move(pidfile)),
-          signals_(io_),
-          stop_timer_(io_.get_executor()) {}
-
-    int run();
-
-private:
-    void start(Child& child);
-    void watch_signals();
-    void reap();
-    void schedule_restart(Child& child, int status);
-    void stop_all(int signal);
-    std::vector<std::string> child_arguments(int number) const;
-    void start_ticket_keys();
-    void rotate_ticket_keys();
-    void send_ticket_keys(const Child& child);
-    // Tells every process but FROM.
-    void broadcast(int from, const std::string& name, const std::string& body);
-
-    const CommandLine& cl_;
-    config::ConfigurationPtr config_;
-    bool daemon_;
-    std::string pidfile_;
-    asio::io_context io_;
-    asio::signal_set signals_;
-    net::Timer stop_timer_;
-    std::vector<OpenListener> listeners_;
-    std::map<int, Child> children_;
-    // TLS session-ticket keys, when the master makes them (no tls-ticket-keys file).
-    std::vector<worker::TicketKey> ticket_keys_;
-    std::unique_ptr<net::Timer> rotation_;
-    // This binary, resolved once: exec'ing /proc/self/exe itself would name every process
-    // "exe" in ps and top.
-    std::string self_path_ = resolve_self();
-    bool stopping_ = false;
-    int exit_code_ = 0;
-};
 
 std::vector<std::string> Supervisor::child_arguments(int number) const {
     std::vector<std::string> args{"tierlb"};
@@ -173,7 +105,7 @@ void Supervisor::start(Child& child) {
             io_.get_executor(),
             [this, number](const std::string& name, const std::string&) {
                 if (name == ready_message) {
-                    broadcast(number, process_up_message, std::to_string(number));
+                    on_ready(number);
                 }
             },
             [] {});  // its end closes when it dies: SIGCHLD says more
@@ -215,6 +147,14 @@ void Supervisor::send_ticket_keys(const Child& child) {
     }
 }
 
+void Supervisor::on_ready(int number) {
+    broadcast(number, process_up_message, std::to_string(number));
+    not_ready_yet_.erase(number);
+    if (retire_pending_ && not_ready_yet_.empty()) {
+        retire_previous();
+    }
+}
+
 void Supervisor::broadcast(int from, const std::string& name, const std::string& body) {
     for (const auto& [number, child] : children_) {
         if (number != from && child.channel) {
@@ -244,9 +184,9 @@ void Supervisor::watch_signals() {
                 break;
             case SIGHUP:
             case SIGUSR2:
-                log::warning(
-                    "master: reload is not available in this version yet; ignoring "
-                    "the signal");
+                if (!stopping_) {
+                    reload();
+                }
                 break;
         }
         watch_signals();
@@ -257,6 +197,14 @@ void Supervisor::reap() {
     int status = 0;
     pid_t pid = 0;
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        for (auto it = retiring_.begin(); it != retiring_.end(); ++it) {
+            if (it->pid == pid) {
+                log::notice("process {} of the previous configuration (pid {}) {}", it->number, pid,
+                            describe_status(status));
+                retiring_.erase(it);
+                break;
+            }
+        }
         for (auto& [number, child] : children_) {
             if (child.pid != pid) {
                 continue;
@@ -274,8 +222,9 @@ void Supervisor::reap() {
             }
         }
     }
-    const bool all_gone = std::all_of(children_.begin(), children_.end(),
-                                      [](const auto& c) { return c.second.pid == 0; });
+    const bool all_gone =
+        retiring_.empty() && std::all_of(children_.begin(), children_.end(),
+                                         [](const auto& c) { return c.second.pid == 0; });
     if (stopping_ && all_gone) {
         io_.stop();
     }
@@ -315,6 +264,10 @@ void Supervisor::schedule_restart(Child& child, int status) {
 void Supervisor::stop_all(int signal) {
     stopping_ = true;
     bool any = false;
+    for (auto& child : retiring_) {
+        ::kill(child.pid, signal);
+        any = true;
+    }
     for (auto& [number, child] : children_) {
         if (child.restart) {
             child.restart->cancel();
@@ -333,6 +286,9 @@ void Supervisor::stop_all(int signal) {
         stop_timer_.async_wait([this](const net::error_code& ec) {
             if (ec) {
                 return;
+            }
+            for (auto& child : retiring_) {
+                ::kill(child.pid, SIGKILL);
             }
             for (auto& [number, child] : children_) {
                 if (child.pid != 0) {
@@ -398,8 +354,6 @@ bool daemonize() {
     }
     return true;
 }
-
-}  // namespace
 
 int run_master(const CommandLine& command_line, config::ConfigurationPtr config) {
     const bool daemon = command_line.daemon || config->global.daemon;
