@@ -44,6 +44,7 @@ class LineCollector:
 
     def __init__(self, stream, echo=False):
         self.lines = []
+        self.times = []  # time.monotonic() at which each line arrived
         self._cond = threading.Condition()
         self._echo = echo or os.environ.get("TIERLB_TEST_ECHO") == "1"
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
@@ -56,6 +57,7 @@ class LineCollector:
                 print("    | " + line, flush=True)
             with self._cond:
                 self.lines.append(line)
+                self.times.append(time.monotonic())
                 self._cond.notify_all()
 
     def wait_for(self, pattern, timeout=10.0, start=0):
@@ -73,6 +75,12 @@ class LineCollector:
                     raise AssertionError("no line matching %r within %.1fs; last lines:\n%s" %
                                          (pattern, timeout, "\n".join(self.lines[-20:])))
                 self._cond.wait(left)
+
+    def arrival(self, pattern, timeout=10.0, start=0):
+        """The time.monotonic() at which the first line matching PATTERN arrived."""
+        match = self.wait_for(pattern, timeout, start)
+        with self._cond:
+            return self.times[self.lines.index(match.string, start)]
 
     def find_all(self, pattern):
         regex = re.compile(pattern)
