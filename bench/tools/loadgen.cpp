@@ -45,8 +45,8 @@ modes:
           Reports MB/s (10^6 bytes) counted at the client.
   idle    --connections N --burst B [--hold S]
           opens N connections B at a time (with --tls: each with a full handshake), each
-          proven by a 1-byte echo, prints
-          "established N in T ms", holds them until SIGTERM/SIGINT or S seconds (default 3600).
+          proven by a 1-byte echo, prints "established N in T ms", holds them until
+          SIGTERM/SIGINT or S seconds (default 3600).
 )";
 
 const std::set<std::string> modes = {"rate", "latency", "bulk", "idle"};

@@ -62,6 +62,9 @@ Task<> establish(Thread_state& thread, std::size_t index, const Settings& settin
             socket.non_blocking(true, error);
             thread.ssl[index] = settings.tls->new_ssl(socket.native_handle(), nullptr);
             ssl = thread.ssl[index].get();
+            if (ssl == nullptr) {
+                error = asio::error::no_memory;
+            }
             handshaking = true;
             if (!error) {
                 error = co_await tls_handshake(socket, ssl);

@@ -117,10 +117,14 @@ Task<> tls_rate_worker(Thread_state& thread, const Settings& settings, std::size
         Ssl_ptr ssl;
         if (!error) {
             connected = clock::now();
-            socket.set_option(tcp::no_delay(true), error);
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
             socket.non_blocking(true, error);
             ssl = settings.tls->new_ssl(socket.native_handle(),
                                         resume ? thread.session.get() : nullptr);
+            if (!ssl) {
+                error = asio::error::no_memory;
+            }
             handshaking = true;
             if (!error) {
                 error = co_await tls_handshake(socket, ssl.get());

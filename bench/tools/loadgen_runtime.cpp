@@ -195,6 +195,9 @@ Task<> connect_one(Thread_state& thread, std::size_t index, const Settings& sett
         if (settings.tls) {
             socket.non_blocking(true, error);
             thread.ssl[index] = settings.tls->new_ssl(socket.native_handle(), nullptr);
+            if (!thread.ssl[index]) {
+                error = asio::error::no_memory;
+            }
             if (!error) {
                 error = co_await tls_handshake(socket, thread.ssl[index].get());
             }

@@ -246,6 +246,20 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds():
+    """CPU time the whole machine has spent busy (all cores, every process and the kernel),
+    in seconds since boot, from /proc/stat; None if unreadable."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal ...: busy is all but idle and iowait.
+    values = [int(v) for v in fields[1:9]]
+    busy = sum(values) - values[3] - values[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid):
     """VmRSS of pid in bytes, or None if it is gone."""
     try:

@@ -10,7 +10,8 @@ import subprocess
 
 class Figure:
     """One row of the report. `better` is "higher" or "lower"; `digits` the decimals shown;
-    `kind` is "median" (summarise the repetitions) or "total" (add them up)."""
+    `kind` is "median" (summarise the repetitions), "total" (add them up) or "info" (summarised
+    like a median, but no ratio: a condition of the run rather than a result)."""
 
     def __init__(self, key, label, better, digits, kind="median"):
         self.key = key
@@ -127,6 +128,27 @@ def machine(haproxy, tierlb, repo_dir):
         ("net.core.somaxconn", _read("/proc/sys/net/core/somaxconn")),
         ("python", platform.python_version()),
     ]
+
+
+def openssl_versions(haproxy, tierlb):
+    """Which OpenSSL each TLS party uses, as (label, value) pairs."""
+    pairs = [("OpenSSL (command line; bench_loadgen's libssl)",
+              _first_line(["openssl", "version"]))]
+    try:
+        out = subprocess.run([haproxy, "-vv"], capture_output=True, text=True, timeout=10)
+        running = [line.strip() for line in out.stdout.splitlines()
+                   if line.startswith("Running on OpenSSL")]
+        pairs.append(("HAProxy's OpenSSL", running[0] if running else "(not reported)"))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pairs.append(("HAProxy's OpenSSL", f"(unavailable: {e})"))
+    try:
+        out = subprocess.run([tierlb, "-v"], capture_output=True, text=True, timeout=10)
+        running = [line.strip() for line in (out.stdout + out.stderr).splitlines()
+                   if line.startswith("OpenSSL")]
+        pairs.append(("tierlb's OpenSSL", running[0] if running else "(not reported)"))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pairs.append(("tierlb's OpenSSL", f"(unavailable: {e})"))
+    return pairs
 
 
 def _mem_total():

@@ -99,6 +99,22 @@ class Instance:
             self.dispatcher_pid = pids["1"]
         self.worker_pids = [pids[n] for n in sorted(pids, key=int) if n != "1"]
 
+    def await_restarts(self, deadline_s=5.0):
+        """After deaths, waits until the tierlb master has restarted as many processes as died
+        and they say they are ready (or the deadline passes), then takes their pids. Returns
+        whether they all came back."""
+        if not self.foreign:
+            return True
+        tail = self.procs[0].stderr
+        wanted = len({n for n, _ in tail.found["started"]}) + len(tail.found["died"])
+
+        def restarted(t):
+            return len(t.found["started"]) >= wanted and len(t.found["ready"]) >= wanted
+
+        back = tail.wait(restarted, time.monotonic() + deadline_s)
+        self.refresh_pids()
+        return back
+
     def new_deaths(self):
         """Processes that died since the last call, as (time.monotonic(), text): the master's
         own lines for tierlb (it restarts them), processes found gone for HAProxy."""
@@ -270,6 +286,8 @@ class TierlbTwoTier:
     READY = r"process (\d+) ready"
     # A process that ended on its own; the master restarts it ("...; restarting it in 100 ms").
     DIED = r"(process \d+ .*; restarting .*)$"
+    # Everything it warns or alerts about, for the report's notes.
+    WARNED = r"^\[(?:WARNING|ALERT)\] +\(\d+\) : (.*)$"
 
     def __init__(self, tierlb, workers, registry, config_dir, tls=None):
         self.tierlb = tierlb
@@ -300,7 +318,8 @@ class TierlbTwoTier:
             f.write(self.config(port, backend_port, prefix))
         master = self.registry.start(
             "tierlb-master", [self.tierlb, "-f", path], log_name="tierlb", capture_stderr=True,
-            patterns={"started": self.STARTED, "ready": self.READY, "died": self.DIED})
+            patterns={"started": self.STARTED, "ready": self.READY, "died": self.DIED,
+                      "warned": self.WARNED})
         instance = Instance(self, self.registry, port, None, [], [master], foreign=True)
         try:
             self._wait_ready(instance, master, port, backend_mode)
