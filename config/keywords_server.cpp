@@ -26,6 +26,49 @@ void set_send_proxy(ParseContext&, ServerOptions& o, Values) {
     o.send_proxy = Version;
 }
 
+// send-proxy-v2-ssl and send-proxy-v2-ssl-cn: a v2 header with the SSL TLV (and its CN).
+template <bool WithCommonName>
+void set_send_proxy_ssl(ParseContext&, ServerOptions& o, Values) {
+    o.send_proxy = SendProxy::v2;
+    o.proxy_v2.ssl = true;
+    o.proxy_v2.cert_cn = o.proxy_v2.cert_cn || WithCommonName;
+}
+
+// "proxy-v2-options ssl,cert-cn,...": added to what the v2 header carries; each SSL detail
+// implies the SSL TLV, as in HAProxy. It does not turn send-proxy-v2 on by itself.
+void set_proxy_v2_options(ParseContext& ctx, ServerOptions& o, Values v) {
+    ProxyV2Options& p = o.proxy_v2;
+    std::string_view rest = v[0];
+    while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view option = rest.substr(0, comma);
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        bool* detail = option == "cert-cn"      ? &p.cert_cn
+                       : option == "ssl-cipher" ? &p.ssl_cipher
+                       : option == "cert-sig"   ? &p.cert_sig
+                       : option == "cert-key"   ? &p.cert_key
+                                                : nullptr;
+        if (detail != nullptr) {
+            *detail = true;
+            p.ssl = true;
+        } else if (option == "ssl") {
+            p.ssl = true;
+        } else if (option == "authority") {
+            p.authority = true;
+        } else if (option == "crc32c") {
+            p.crc32c = true;
+        } else if (option == "unique-id") {
+            ctx.error(
+                "'proxy-v2-options': 'unique-id' is not supported (tierlb has no "
+                "unique-id-format)");
+        } else {
+            ctx.error("'proxy-v2-options': '" + std::string(option) +
+                      "' : proxy v2 option not implemented (expected ssl, cert-cn, ssl-cipher, "
+                      "cert-sig, cert-key, authority or crc32c)");
+        }
+    }
+}
+
 template <Duration ServerOptions::*Field>
 void set_time(ParseContext& ctx, ServerOptions& o, Values v) {
     Duration d{};
@@ -77,7 +120,9 @@ void reject_ssl(ParseContext& ctx, ServerOptions&, Values) {
 constexpr ServerKeyword server_keywords[] = {
     {"send-proxy", 0, set_send_proxy<SendProxy::v1>},
     {"send-proxy-v2", 0, set_send_proxy<SendProxy::v2>},
-    {"send-proxy-v2-ssl", 0, set_send_proxy<SendProxy::v2_ssl>},
+    {"send-proxy-v2-ssl", 0, set_send_proxy_ssl<false>},
+    {"send-proxy-v2-ssl-cn", 0, set_send_proxy_ssl<true>},
+    {"proxy-v2-options", 1, set_proxy_v2_options},
     {"no-send-proxy", 0, set_send_proxy<SendProxy::none>},
     {"no-send-proxy-v2", 0, set_send_proxy<SendProxy::none>},
     {"check", 0, set_flag<&ServerOptions::check, true>},

@@ -101,10 +101,23 @@ struct Timeouts {
 enum class Balance { roundrobin, leastconn, source, first };
 const char* to_string(Balance b);
 
-enum class SendProxy { none, v1, v2, v2_ssl };
+enum class SendProxy { none, v1, v2 };
+
+// What a v2 header carries besides the addresses and the ALPN: HAProxy's "proxy-v2-options",
+// set by send-proxy-v2-ssl (ssl) and send-proxy-v2-ssl-cn (ssl, cert-cn) too.
+struct ProxyV2Options {
+    bool ssl = false;         // the SSL TLV: client flags, verify result, VERSION
+    bool cert_cn = false;     // its CN: the client certificate's common name
+    bool ssl_cipher = false;  // its CIPHER
+    bool cert_sig = false;    // its SIG_ALG: our certificate's signature algorithm
+    bool cert_key = false;    // its KEY_ALG: our certificate's key, "EC256"
+    bool authority = false;   // the name the client asked for (SNI)
+    bool crc32c = false;      // a CRC32C TLV over the header
+};
 
 struct ServerOptions {
     SendProxy send_proxy = SendProxy::none;
+    ProxyV2Options proxy_v2;
     bool check = false;
     Duration inter{2000};
     std::optional<Duration> fastinter, downinter;  // both default to inter

@@ -14,9 +14,10 @@ struct PlainTier {
     template <typename TunnelType>
     proxy_protocol::V2Extras v2_extras(TunnelType&, const config::Server& server) {
         proxy_protocol::V2Extras extras;
-        if (server.options.send_proxy == config::SendProxy::v2_ssl) {
+        if (server.options.proxy_v2.ssl) {
             extras.ssl = proxy_protocol::SslInfo{};
         }
+        extras.crc32c = server.options.proxy_v2.crc32c;
         return extras;
     }
 };

@@ -210,7 +210,8 @@ std::optional<std::string> ProcessHost::start_tls() {
         if (!bind.ssl || tls_.count(&bind) != 0) {
             continue;
         }
-        auto tls = worker::BindTls::load(bind, *listener->frontend->config, &tickets_);
+        auto tls = worker::BindTls::load(bind, *listener->frontend->config,
+                                         config_->global.crt_base, &tickets_);
         if (!tls) {
             return "proxy '" + listener->frontend->config->name + "', bind '" + bind.address_text +
                    "' (" + bind.where.file + ":" + std::to_string(bind.where.line) +

@@ -80,11 +80,19 @@ void Supervisor::start(Child& child) {
         own_fds.push_back(control->second);
         control_variable = std::string(control_fd_variable) + "=" + std::to_string(control->second);
         envp.insert(envp.end() - 1, control_variable.data());
+        // The keys wait in the channel before the process starts, so that its TLS binds have
+        // them from their first handshake (it reads them before listening).
+        child.channel = std::make_unique<ControlChannel>(control->first);
+        send_ticket_keys(child);
     }
 
     const pid_t pid = ::fork();
     if (pid < 0) {
         log::alert("cannot start process {}: fork: {}", child.number, std::strerror(errno));
+        child.channel.reset();
+        if (control) {
+            ::close(control->second);
+        }
         schedule_restart(child, 0);
         return;
     }
@@ -99,7 +107,6 @@ void Supervisor::start(Child& child) {
     child.started = Clock::now();
     if (control) {
         ::close(control->second);
-        child.channel = std::make_unique<ControlChannel>(control->first);
         const int number = child.number;
         child.channel->watch(
             io_.get_executor(),
@@ -109,7 +116,6 @@ void Supervisor::start(Child& child) {
                 }
             },
             [] {});  // its end closes when it dies: SIGCHLD says more
-        send_ticket_keys(child);
     }
     log::notice("process {} started (pid {})", child.number, pid);
 }

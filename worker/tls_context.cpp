@@ -91,7 +91,9 @@ std::optional<std::string> BindTls::configure(SSL_CTX* ctx, const CertificateOpt
                                   protocol_of(options.min_version.value_or(*bind.tls.min_version)));
     const auto max = options.max_version ? options.max_version : bind.tls.max_version;
     SSL_CTX_set_max_proto_version(ctx, max ? protocol_of(*max) : 0);
-    std::uint64_t flags = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION;
+    // A client that closes without close_notify has simply closed (most do).
+    std::uint64_t flags =
+        SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF;
     if (!bind.tls.prefer_client_ciphers) {
         flags |= SSL_OP_CIPHER_SERVER_PREFERENCE;
     }
@@ -102,8 +104,10 @@ std::optional<std::string> BindTls::configure(SSL_CTX* ctx, const CertificateOpt
     // Idle connections give their read and write buffers back (memory per idle connection).
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    // Resumption is by tickets, shared by every worker; no per-process cache.
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    // Resumption is by tickets, shared by every worker; with no-tls-tickets, by this process's
+    // session cache (HAProxy keeps a cache too).
+    SSL_CTX_set_session_cache_mode(
+        ctx, bind.tls.no_tls_tickets ? SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
     SSL_CTX_set_session_id_context(ctx,
                                    reinterpret_cast<const unsigned char*>(session_context_.data()),
                                    static_cast<unsigned>(session_context_.size()));
@@ -117,12 +121,7 @@ std::optional<std::string> BindTls::configure(SSL_CTX* ctx, const CertificateOpt
     if (!suites.empty() && SSL_CTX_set_ciphersuites(ctx, suites.c_str()) != 1) {
         return "invalid ciphersuites '" + suites + "': " + openssl_errors();
     }
-    // OpenSSL's macros cast the old C way.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wold-style-cast"
-    SSL_CTX_set_tlsext_servername_callback(ctx, &BindTls::on_servername);
-    SSL_CTX_set_tlsext_servername_arg(ctx, this);
-#pragma GCC diagnostic pop
+    SSL_CTX_set_client_hello_cb(ctx, &BindTls::on_client_hello, this);
     if (!options.alpn.empty() || !bind.alpn.empty()) {
         SSL_CTX_set_alpn_select_cb(ctx, &BindTls::on_alpn, nullptr);
     }
@@ -170,6 +169,7 @@ std::optional<std::string> BindTls::add(const std::string& file, const Certifica
             names.push_back(lower(n));
         }
     }
+    cert->excluded = excluded;
     for (const auto& n : names) {
         if (std::find(excluded.begin(), excluded.end(), n) != excluded.end()) {
             continue;
@@ -258,13 +258,13 @@ std::optional<std::string> parse_options(const std::string& block, CertificateOp
 }  // namespace
 
 // HAProxy's crt-list: "crtfile [[options]] [[!]snifilter ...]" per line, '#' comments.
-// Relative certificate paths are taken from the crt-list's own directory.
+// Relative certificate paths are taken from crt-base when it is set (HAProxy's rule).
 std::optional<std::string> BindTls::load_crt_list(const std::string& path) {
     std::ifstream in(path);
     if (!in) {
         return "cannot read crt-list '" + path + "'";
     }
-    const auto directory = std::filesystem::path(path).parent_path();
+    const std::filesystem::path directory = crt_base_;
     std::string line;
     int number = 0;
     while (std::getline(in, line)) {
@@ -275,7 +275,7 @@ std::optional<std::string> BindTls::load_crt_list(const std::string& path) {
         }
         const std::string where = "crt-list '" + path + "' line " + std::to_string(number) + ": ";
         std::filesystem::path file = words.front();
-        if (file.is_relative()) {
+        if (file.is_relative() && !directory.empty()) {
             file = directory / file;
         }
         CertificateOptions options;
@@ -300,9 +300,11 @@ std::optional<std::string> BindTls::load_crt_list(const std::string& path) {
 }
 
 Expected<std::unique_ptr<BindTls>> BindTls::load(const config::Bind& bind,
-                                                 const config::Proxy& proxy, TicketKeys* tickets) {
+                                                 const config::Proxy& proxy,
+                                                 const std::string& crt_base, TicketKeys* tickets) {
     std::unique_ptr<BindTls> tls(new BindTls);
     tls->bind_ = &bind;
+    tls->crt_base_ = crt_base;
     tls->tickets_ = tickets;
     // The same in every worker of the section: a session made by one resumes on another.
     tls->session_context_ = "tierlb:" + proxy.name;
@@ -340,7 +342,10 @@ const BindTls::Certificate* BindTls::lookup(const std::string& name) const {
     }
     if (auto dot = name.find('.'); dot != std::string::npos) {
         if (auto it = wildcard_.find(name.substr(dot + 1)); it != wildcard_.end()) {
-            return it->second;
+            const auto& excluded = it->second->excluded;
+            if (std::find(excluded.begin(), excluded.end(), name) == excluded.end()) {
+                return it->second;
+            }
         }
     }
     return certs_.front().get();
@@ -350,13 +355,30 @@ const std::string& BindTls::certificate_for(const std::string& name) const {
     return lookup(lower(name))->file;
 }
 
-// During the handshake, once the client's SNI is known: switch to its certificate, with the
-// crt-list options of that certificate.
-int BindTls::on_servername(SSL* ssl, int*, void* arg) {
+// The host name of a ClientHello's server_name extension, or "" (RFC 6066: a list of names,
+// each a type byte, 0 for host_name, and a 16-bit length).
+std::string sni_of_client_hello(SSL* ssl) {
+    const unsigned char* ext = nullptr;
+    std::size_t length = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &length) != 1 || length < 5) {
+        return {};
+    }
+    const std::size_t list = static_cast<std::size_t>(ext[0]) << 8 | ext[1];
+    const std::size_t name = static_cast<std::size_t>(ext[3]) << 8 | ext[4];
+    if (list + 2 > length || ext[2] != TLSEXT_NAMETYPE_host_name || name + 5 > length) {
+        return {};
+    }
+    return std::string(reinterpret_cast<const char*>(ext + 5), name);
+}
+
+// Once the ClientHello is read, before OpenSSL chooses a version or a cipher: switch to the
+// certificate the SNI asks for, with that certificate's crt-list options (HAProxy does it
+// here too: the servername callback would be too late for ssl-min-ver).
+int BindTls::on_client_hello(SSL* ssl, int*, void* arg) {
     const auto* self = static_cast<const BindTls*>(arg);
-    const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    if (name == nullptr) {
-        return SSL_TLSEXT_ERR_NOACK;
+    const std::string name = sni_of_client_hello(ssl);
+    if (name.empty()) {
+        return SSL_CLIENT_HELLO_SUCCESS;
     }
     const Certificate* cert = self->lookup(lower(name));
     if (cert->ctx.get() != SSL_get_SSL_CTX(ssl)) {
@@ -376,7 +398,7 @@ int BindTls::on_servername(SSL* ssl, int*, void* arg) {
             SSL_set_ciphersuites(ssl, o.ciphersuites.c_str());
         }
     }
-    return SSL_TLSEXT_ERR_OK;
+    return SSL_CLIENT_HELLO_SUCCESS;
 }
 
 // ALPN, the server's order first (HAProxy's choice); no common protocol: no ALPN.
@@ -403,7 +425,7 @@ void check_tls(const config::Configuration& config, config::Diagnostics& diagnos
             if (!bind.ssl) {
                 continue;
             }
-            auto tls = BindTls::load(bind, proxy, nullptr);
+            auto tls = BindTls::load(bind, proxy, config.global.crt_base, nullptr);
             if (!tls) {
                 diagnostics.error(bind.where, "bind '" + bind.address_text + "': " + tls.error());
             }

@@ -3,7 +3,8 @@
 // that picks among them, ALPN, protocol versions and ciphers. The first certificate declared
 // (crt, or crt-list) is the default: it answers clients without SNI and names nothing else
 // matched. Names come from the certificate (CN and DNS SANs) unless crt-list gives filters;
-// "*.example.com" matches one label, "!name" excludes.
+// "*.example.com" matches one label, "!name" excludes (from that line's wildcards too), "!*"
+// keeps the certificate's own names out. crt-list paths are relative to crt-base.
 //
 // Loading fails with a message naming the file and OpenSSL's reason (the caller names the
 // bind and its FILE:LINE);
@@ -46,7 +47,9 @@ class BindTls {
 public:
     // Loads every certificate of BIND. TICKETS may be null (no shared ticket keys).
     static Expected<std::unique_ptr<BindTls>> load(const config::Bind& bind,
-                                                   const config::Proxy& proxy, TicketKeys* tickets);
+                                                   const config::Proxy& proxy,
+                                                   const std::string& crt_base,
+                                                   TicketKeys* tickets);
 
     // A server-side SSL on the default certificate; SNI may switch it during the handshake.
     SSL* new_connection() const;
@@ -61,8 +64,9 @@ private:
         std::string file;
         SslCtxPtr ctx;
         CertificateOptions options;
-        bool overrides = false;  // crt-list set options: apply them when SNI selects it
-        std::string alpn_wire;   // the protocols it offers, in ALPN's wire format
+        bool overrides = false;             // crt-list set options: apply them when SNI selects it
+        std::string alpn_wire;              // the protocols it offers, in ALPN's wire format
+        std::vector<std::string> excluded;  // "!name" filters: never this certificate
     };
 
     BindTls() = default;
@@ -73,11 +77,12 @@ private:
     std::optional<std::string> load_crt_list(const std::string& path);
     std::optional<std::string> configure(SSL_CTX* ctx, const CertificateOptions& options);
     const Certificate* lookup(const std::string& name) const;
-    static int on_servername(SSL* ssl, int* alert, void* arg);
+    static int on_client_hello(SSL* ssl, int* alert, void* arg);
     static int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* out_length,
                        const unsigned char* in, unsigned int in_length, void* arg);
 
     const config::Bind* bind_ = nullptr;
+    std::string crt_base_;
     std::string session_context_;
     TicketKeys* tickets_ = nullptr;
     std::vector<std::unique_ptr<Certificate>> certs_;

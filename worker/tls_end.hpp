@@ -121,6 +121,10 @@ private:
                 return {net::IoStatus::eof, 0, 0};  // end of stream without close_notify
             default: {
                 const unsigned long code = ERR_peek_error();
+                if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+                    ERR_clear_error();
+                    return {net::IoStatus::eof, 0, 0};  // the peer's end, not a TLS error
+                }
                 const char* reason = ERR_reason_error_string(code);
                 error_ = reason != nullptr ? reason : "TLS error";
                 ERR_clear_error();

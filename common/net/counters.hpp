@@ -27,14 +27,22 @@ inline void raise_max(Counter& max, std::uint64_t value) {
 struct TrafficCounters {
     Counter current{0};
     Counter max{0};
-    Counter total{0};
-    Counter bytes_in{0};   // from clients towards servers ("bin")
-    Counter bytes_out{0};  // from servers towards clients ("bout")
+    Counter total{0};        // sessions ("stot")
+    Counter connections{0};  // accepted connections, sessions or not ("conn_tot")
+    Counter bytes_in{0};     // from clients towards servers ("bin")
+    Counter bytes_out{0};    // from servers towards clients ("bout")
 
-    void opened() {
+    // A connection came in: it counts in current and max from here, as in HAProxy.
+    void entered() {
         const auto now = current.fetch_add(1, std::memory_order_relaxed) + 1;
         raise_max(max, now);
-        add(total);
+        add(connections);
+    }
+    // It became a session: its PROXY header and TLS handshake, if any, went through.
+    void began() { add(total); }
+    void opened() {
+        entered();
+        began();
     }
     void closed() { current.fetch_sub(1, std::memory_order_relaxed); }
 };

@@ -34,7 +34,7 @@ health::CheckParams params_of(const config::ServerOptions& o) {
 
 // The header a check sends: HAProxy's checks never carry client addresses.
 std::string check_header(const config::ServerOptions& o) {
-    if (o.send_proxy == config::SendProxy::v2 || o.send_proxy == config::SendProxy::v2_ssl) {
+    if (o.send_proxy == config::SendProxy::v2) {
         return proxy_protocol::encode_v2(nullptr, nullptr);  // LOCAL
     }
     if (o.send_proxy == config::SendProxy::v1 || o.check_send_proxy) {

@@ -79,8 +79,10 @@ Task<Expected<proxy_protocol::Header, ProxyHeaderError>> read_proxy_header(
         if (r.status == proxy_protocol::ParseStatus::invalid) {
             // Take what was sent, so that closing sends a FIN rather than a reset.
             consume(fd, seen);
-            co_return Result(unexpected(
-                ProxyHeaderError{message_of(r.error), proxy_protocol::describe(r.error), false}));
+            // "not a PROXY header" says it all; other errors name what is wrong.
+            const bool says_it_all = r.error == proxy_protocol::Error::bad_signature;
+            co_return Result(unexpected(ProxyHeaderError{
+                message_of(r.error), says_it_all ? "" : proxy_protocol::describe(r.error), false}));
         }
         const std::size_t already = consumed.empty() ? 0 : consumed.size() - seen;
         if (r.status == proxy_protocol::ParseStatus::complete) {

@@ -85,6 +85,7 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
     if (!co_await tier.prepare(*tunnel, frontend, listener)) {
         co_return;  // the tier recorded why
     }
+    record.begin_session();
 
     if (frontend.backend == nullptr) {
         record.fail('S', 'C', "no backend");

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/log/tcplog.hpp"
@@ -40,8 +41,13 @@ SessionRecord::SessionRecord(ProcessState& process, ListenerRuntime& listener, C
     slot.disown();
     add(process.total_connections);
     raise_max(process.max_connections, process.connections.count());
-    listener.stats.traffic.opened();
-    listener.frontend->stats.traffic.opened();
+    listener.stats.traffic.entered();
+    listener.frontend->stats.traffic.entered();
+}
+
+void SessionRecord::begin_session() {
+    listener_->stats.traffic.began();
+    listener_->frontend->stats.traffic.began();
 }
 
 SessionRecord::SessionRecord(SessionRecord&& other) noexcept
@@ -120,12 +126,29 @@ std::string SessionRecord::accept_date() const {
         std::chrono::duration_cast<std::chrono::system_clock::duration>(age));
 }
 
+namespace {
+
+// The connection errors "option dontlognull" keeps out of the log, as HAProxy does: the peer
+// went away before sending anything that counts (a port scan, a health check).
+bool is_null_connection(std::string_view message) {
+    static constexpr std::string_view silent[] = {
+        "Connection closed while waiting for PROXY protocol header",
+        "Connection error while waiting for PROXY protocol header",
+        "Connection closed during SSL handshake",
+        "Connection error during SSL handshake",
+    };
+    return std::find(std::begin(silent), std::end(silent), message) != std::end(silent);
+}
+
+}  // namespace
+
 void SessionRecord::fail_connection(std::string_view message, std::string_view detail) {
     if (settled_) {
         return;
     }
     FrontendRuntime& frontend = *listener_->frontend;
-    if (!frontend.logs.empty()) {
+    const bool silent = frontend.config->dontlognull && is_null_connection(message);
+    if (!frontend.logs.empty() && !silent) {
         const config::Bind& bind = *listener_->config;
         std::string line =
             client_.host() + ":" + std::to_string(client_.family == 0 ? bind.id : client_.port) +

@@ -34,6 +34,8 @@ public:
     ~SessionRecord();
 
     void set_client(const SocketAddress& client) { client_ = CompactAddress::of(client); }
+    // The PROXY header and the TLS handshake went through: a session in stot from now on.
+    void begin_session();
     void set_tls(bool tls) { tls_ = tls; }
     // The TLS handshake completed: counted in the process's TLS connections until the end.
     void tls_established() {

@@ -66,7 +66,6 @@ std::string proxy_header_for(const config::Server& server, const SocketAddress& 
         case config::SendProxy::v1:
             return proxy_protocol::encode_v1(&client, &local);
         case config::SendProxy::v2:
-        case config::SendProxy::v2_ssl:
             return proxy_protocol::encode_v2(&client, &local, extras);
     }
     return {};

@@ -210,7 +210,7 @@ void frontend_line(std::string& out, const ProcessRuntime& runtime,
     line.set(col::dreq, get(frontend.stats.denied));
     line.set(col::ereq, get(frontend.stats.request_errors));
     line.set(col::status, frontend_status(runtime, frontend));
-    line.set(col::conn_tot, get(frontend.stats.traffic.total));
+    line.set(col::conn_tot, get(frontend.stats.traffic.connections));
     line.set(col::ssl_sess, get(frontend.stats.tls_handshakes));
     line.set(col::ssl_reused_sess, get(frontend.stats.tls_resumed));
     line.set(col::ssl_failed_handshake, get(frontend.stats.tls_failed_handshakes));

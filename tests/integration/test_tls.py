@@ -13,7 +13,6 @@ import ssl
 import struct
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
@@ -23,8 +22,8 @@ from tls_support import (PP2_SUBTYPE_SSL_CIPHER, PP2_SUBTYPE_SSL_KEY_ALG,
                          PP2_SUBTYPE_SSL_SIG_ALG, PP2_SUBTYPE_SSL_VERSION, PP2_TYPE_ALPN,
                          PP2_TYPE_AUTHORITY, PP2_TYPE_SSL, V2_SIGNATURE, HttpBackend,
                          ProxyV2Backend, SClient, abns_connect, client_context, der_of,
-                         free_port, make_cert, new_ticket_key, served_cert, tls_connect,
-                         tls_round_trip, wait_closed, write_ticket_keys)
+                         free_port, make_cert, make_chain, new_ticket_key, served_cert,
+                         tls_connect, tls_round_trip, wait_closed, write_ticket_keys)
 from topology import two_tier
 
 CERTS = None  # the directory of this run's certificates (setUpModule)
@@ -72,6 +71,14 @@ def tls_two_tier(backend_port, tmp, bind_options, workers=2, bind_names=(), **kw
             new += " name " + bind_names[i]
         config = config.replace(old, new)
     return config, names
+
+
+def started(test, config):
+    """A Tierlb on CONFIG whose stop is registered with TEST (a test case or its class) before
+    it starts, so that a failed start-up leaves no process behind."""
+    lb = Tierlb(config)
+    (test.addClassCleanup if isinstance(test, type) else test.addCleanup)(lb.stop)
+    return lb.start()
 
 
 def sock_path(tmp, process):
@@ -125,16 +132,13 @@ class EndToEnd(unittest.TestCase):
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.backend = HttpBackend()
+        self.addCleanup(self.backend.close)
         config, _ = tls_two_tier(self.backend.port, self.tmp, "ssl crt %s" % PEM["site"],
                                  server_options="check")
-        self.lb = Tierlb(config).start()
+        self.lb = started(self, config)
         self.port = self.lb.port("dispatcher")
-
-    def tearDown(self):
-        self.lb.stop()
-        self.backend.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_curl(self):
         """curl -sk --http1.1 gets the backend's page through both tiers, twice (one per
@@ -178,12 +182,28 @@ class EndToEnd(unittest.TestCase):
         self.assertTrue(answer.endswith(b"hello from the backend, path /py\n"), answer[-100:])
 
 
+    def test_certificate_chain_is_sent(self):
+        """A crt PEM of leaf + intermediate + key: the client, trusting only the root,
+        verifies the chain and the name (the worker sends the intermediate)."""
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            chain, root = make_chain(tmp, "chain.test")
+            config, _ = tls_two_tier(backend.port, tmp, "ssl crt " + chain)
+            with Tierlb(config) as lb:
+                ctx = ssl.create_default_context(cafile=root)
+                with tls_connect(lb.port("dispatcher"), "chain.test", context=ctx) as s:
+                    self.assertEqual(tls_round_trip(s, b"chained"), b"chained")
+                out = SClient(lb.port("dispatcher"), "-servername", "chain.test", "-CAfile",
+                              root, "-verify_return_error").output
+                self.assertIn(" 1 s:CN = Test Intermediate CA", out)
+                self.assertIn("Verify return code: 0 (ok)", out)
+
+
 # --- 2. SNI --------------------------------------------------------------------------------
 
 class Sni(unittest.TestCase):
     """The certificate a client gets for its server name: crt files (CN and DNS SANs), a
     wildcard (one label), a crt DIR (a key beside its certificate too), a crt-list with
-    filters and `!` exclusions (relative paths from the list's directory), the first
+    filters and `!` exclusions (relative paths from crt-base, as in HAProxy), the first
     certificate as default for no SNI or an unknown name, and `!*` on the default."""
 
     @classmethod
@@ -195,13 +215,10 @@ class Sni(unittest.TestCase):
             f.write("listed.pem one.list.test *.multi.test !no.multi.test\n")
         bind = "ssl crt %s crt %s crt %s crt %s crt-list %s" % (
             PEM["default"], PEM["a"], PEM["wild"], os.path.join(CERTS, "dir"), crt_list)
-        cls.lb = Tierlb(one_tier(cls.backend.port, bind)).start()
+        cls.addClassCleanup(cls.backend.close)
+        cls.lb = started(cls, one_tier(cls.backend.port, bind,
+                                       global_extra="crt-base " + os.path.join(CERTS, "list")))
         cls.port = cls.lb.port("tls")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.lb.stop()
-        cls.backend.close()
 
     def assertServed(self, server_name, cert):
         got = served_cert(self.port, server_name)
@@ -209,6 +226,8 @@ class Sni(unittest.TestCase):
         self.assertEqual(names.get(got, "?"), cert, "SNI %r" % (server_name,))
 
     def test_names_pick_their_certificate(self):
+        """Each name against the certificate HAProxy 2.6 picks for it (checked with the same
+        certificates and crt-list)."""
         cases = [
             (None, "default"), ("default.test", "default"), ("unknown.test", "default"),
             ("a.test", "a"), ("alias.a.test", "a"), ("A.Test", "a"),
@@ -239,7 +258,8 @@ class Sni(unittest.TestCase):
                 crt_list = os.path.join(CERTS, "fallback-%d.list" % len(line))
                 with open(crt_list, "w") as f:
                     f.write(line + "\nother.pem\n")
-                with Tierlb(one_tier(backend.port, "ssl crt-list " + crt_list)) as lb:
+                with Tierlb(one_tier(backend.port, "ssl crt-list " + crt_list,
+                                     global_extra="crt-base " + CERTS)) as lb:
                     port = lb.port("tls")
                     with self.subTest(crt_list=line):
                         self.assertEqual(served_cert(port, "both.test"), der_of(PEM[expected]))
@@ -261,13 +281,10 @@ class Alpn(unittest.TestCase):
             f.write("listed.pem [alpn http/1.1] one.list.test\n")
             f.write("v13.pem [alpn x-custom,h2 ssl-min-ver TLSv1.3] v13.test\n")
         bind = "ssl crt %s crt-list %s alpn h2,http/1.1" % (PEM["default"], crt_list)
-        cls.lb = Tierlb(one_tier(cls.backend.port, bind)).start()
+        cls.addClassCleanup(cls.backend.close)
+        cls.lb = started(cls, one_tier(cls.backend.port, bind,
+                                       global_extra="crt-base " + os.path.join(CERTS, "list")))
         cls.port = cls.lb.port("tls")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.lb.stop()
-        cls.backend.close()
 
     def negotiated(self, offer, server_name=None, **kwargs):
         with tls_connect(self.port, server_name,
@@ -276,6 +293,7 @@ class Alpn(unittest.TestCase):
             return s.selected_alpn_protocol()
 
     def test_s_client_alpn(self):
+        """s_client -alpn h2 gets h2; offering only unknown protocols gets no ALPN."""
         out = SClient(self.port, "-alpn", "h2").output
         self.assertIn("ALPN protocol: h2", out)
         out = SClient(self.port, "-alpn", "spdy/3,foo").output
@@ -283,6 +301,7 @@ class Alpn(unittest.TestCase):
         self.assertNotIn("ALPN protocol:", out)
 
     def test_server_order_wins(self):
+        """The bind's order (h2,http/1.1) decides; no overlap or no offer gives no ALPN."""
         self.assertEqual(self.negotiated(["http/1.1", "h2"]), "h2")
         self.assertEqual(self.negotiated(["http/1.1"]), "http/1.1")
         self.assertIsNone(self.negotiated(["spdy/3"]))
@@ -336,6 +355,8 @@ class Resumption(unittest.TestCase):
                 first_process, second_process = int(landed[1]), int(other[1])
                 self.assertEqual(frontend_row(tmp, first_process)["stot"], "1")
                 self.assertEqual(frontend_row(tmp, second_process)["stot"], "1")
+                # The master's keys were there before the first handshake of each worker.
+                self.assertEqual(lb.log.find_all(r"no TLS ticket keys from the master"), [])
 
     def test_tls12_tickets_across_workers(self):
         """The same with TLS 1.2 tickets (Python client, session object reused)."""
@@ -418,8 +439,9 @@ class Resumption(unittest.TestCase):
 # --- 5. versions, tickets off, TLS counters ------------------------------------------------
 
 class Versions(unittest.TestCase):
-    """no-tls-tickets, ssl-min-ver and ssl-max-ver on the worker binds; refused handshakes are
-    logged and counted."""
+    """no-tls-tickets, ssl-min-ver and ssl-max-ver on the worker binds (refused handshakes
+    are logged and counted), ciphers and the ssl-default-bind-* globals, and HAProxy's TLS
+    columns of show stat."""
 
     def topology(self, backend, tmp, options):
         config, _ = tls_two_tier(backend.port, tmp, "ssl crt %s %s" % (PEM["site"], options))
@@ -447,7 +469,8 @@ class Versions(unittest.TestCase):
 
     def test_min_ver_tls13_refuses_tls12(self):
         """s_client -tls1_2 fails, the worker logs HAProxy's line with OpenSSL's reason and
-        counts it in ereq; a TLS 1.3 client is served."""
+        counts it in ssl_failed_handshake (not in ereq, as HAProxy); a TLS 1.3 client is
+        served."""
         with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
             with self.topology(backend, tmp, "ssl-min-ver TLSv1.3") as lb:
                 port = lb.port("dispatcher")
@@ -456,12 +479,15 @@ class Versions(unittest.TestCase):
                 self.assertNotIn("New, TLSv1.2", refused.output)
                 lb.log.wait_for(r"^127\.0\.0\.1:\d+ \[\d\d/\w{3}/\d{4}:[\d:.]+\] worker/[12]: "
                                 r"SSL handshake failure \(unsupported protocol\)$")
-                wait_until(lambda: worker_counter(tmp, "ereq") == 1, message="ereq == 1")
+                wait_until(lambda: worker_counter(tmp, "ssl_failed_handshake") == 1,
+                           message="ssl_failed_handshake == 1")
                 ok = SClient(port, "-tls1_3")
                 self.assertIn("New, TLSv1.3", ok.output)
-                self.assertEqual(worker_counter(tmp, "ereq"), 1)
+                self.assertEqual(worker_counter(tmp, "ssl_failed_handshake"), 1)
+                self.assertEqual(worker_counter(tmp, "ereq"), 0)
 
     def test_max_ver_tls12_gives_tls12(self):
+        """s_client and Python get TLS 1.2 (ECDSA cipher); a TLS 1.3-only client is refused."""
         with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
             with self.topology(backend, tmp, "ssl-max-ver TLSv1.2") as lb:
                 port = lb.port("dispatcher")
@@ -472,6 +498,47 @@ class Versions(unittest.TestCase):
                     self.assertEqual(tls_round_trip(s), b"ping")
                 refused = SClient(port, "-tls1_3")
                 self.assertNotEqual(refused.returncode, 0, refused.output)
+
+    def negotiated(self, options, global_extra="", **client):
+        """(version, cipher) a Python client gets from a one-process bind with OPTIONS."""
+        with EchoBackend() as backend:
+            config = one_tier(backend.port, "ssl crt %s %s" % (PEM["site"], options),
+                              global_extra=global_extra)
+            with Tierlb(config) as lb:
+                ctx = client_context(maximum=client.get("maximum"))
+                if client.get("ciphers"):
+                    ctx.set_ciphers(client["ciphers"])
+                with tls_connect(lb.port("tls"), "site.test", context=ctx) as s:
+                    self.assertEqual(tls_round_trip(s), b"ping")
+                    return s.version(), s.cipher()[0]
+
+    def test_ssl_default_bind_globals(self):
+        """ssl-default-bind-ciphersuites / -ciphers / -options apply to every bind."""
+        self.assertEqual(self.negotiated("", "ssl-default-bind-ciphersuites "
+                                         "TLS_CHACHA20_POLY1305_SHA256"),
+                         ("TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256"))
+        self.assertEqual(self.negotiated("", "ssl-default-bind-ciphers "
+                                         "ECDHE-ECDSA-CHACHA20-POLY1305\n"
+                                         "ssl-default-bind-options ssl-max-ver TLSv1.2"),
+                         ("TLSv1.2", "ECDHE-ECDSA-CHACHA20-POLY1305"))
+        with self.assertRaises(ssl.SSLError):
+            self.negotiated("", "ssl-default-bind-options ssl-min-ver TLSv1.3",
+                            maximum=ssl.TLSVersion.TLSv1_2)
+
+    def test_bind_ciphers_and_preference(self):
+        """The bind's `ciphers` wins over the global; the server's order wins unless
+        prefer-client-ciphers."""
+        server = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305"
+        client = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384"
+        tls12 = ssl.TLSVersion.TLSv1_2
+        self.assertEqual(self.negotiated("ciphers " + server, "ssl-default-bind-ciphers "
+                                         "ECDHE-ECDSA-AES128-GCM-SHA256", maximum=tls12,
+                                         ciphers=client)[1], "ECDHE-ECDSA-AES256-GCM-SHA384")
+        self.assertEqual(self.negotiated("ciphers %s prefer-client-ciphers" % server,
+                                         maximum=tls12, ciphers=client)[1],
+                         "ECDHE-ECDSA-CHACHA20-POLY1305")
+        self.assertEqual(self.negotiated("ciphersuites TLS_AES_128_GCM_SHA256"),
+                         ("TLSv1.3", "TLS_AES_128_GCM_SHA256"))
 
     def test_ssl_counters_in_show_stat(self):
         """HAProxy 2.6's ssl_sess, ssl_reused_sess and ssl_failed_handshake columns of the
@@ -486,7 +553,8 @@ class Versions(unittest.TestCase):
                 with tls_connect(port, "site.test", context=ctx, session=session) as s:
                     self.assertTrue(s.session_reused)
                 SClient(port, "-tls1_2")
-                wait_until(lambda: worker_counter(tmp, "ereq") == 1, message="ereq == 1")
+                wait_until(lambda: worker_counter(tmp, "ssl_failed_handshake") == 1,
+                           message="ssl_failed_handshake == 1")
                 self.assertEqual(worker_counter(tmp, "ssl_sess"), 2)
                 self.assertEqual(worker_counter(tmp, "ssl_reused_sess"), 1)
                 self.assertEqual(worker_counter(tmp, "ssl_failed_handshake"), 1)
@@ -494,21 +562,28 @@ class Versions(unittest.TestCase):
 
 # --- 6. send-proxy-v2-ssl -------------------------------------------------------------------
 
+ALL_SSL_DETAILS = "proxy-v2-options ssl-cipher,cert-sig,cert-key,authority"
+
+
 def ssl_subs(header):
     return dict(header["ssl_subs"])
 
 
 class SendProxyV2Ssl(unittest.TestCase):
     """`server app ... send-proxy-v2-ssl` on the worker: the backend reads a v2 header with
-    the client's address and port (through both tiers), ALPN, AUTHORITY (the SNI) and the SSL
-    TLV, in that order, with the values HAProxy 2.6 gives for the same connection."""
+    the client's address and port (through both tiers), ALPN and the SSL TLV; with
+    `proxy-v2-options` also AUTHORITY (the SNI) and the SSL TLV's details, in HAProxy's order,
+    with the values HAProxy 2.6 gives for the same connection and the same options."""
 
     def test_header_through_both_tiers(self):
+        """Client 127.0.0.1:port -> dispatcher -> TLS worker -> backend: the header's
+        source is the client's socket, its destination the dispatcher's port."""
         with ProxyV2Backend() as backend, tempfile.TemporaryDirectory() as tmp:
             config, _ = tls_two_tier(backend.port, tmp, "ssl crt %s alpn h2,http/1.1" %
                                      PEM["a"])
             config = config.replace("server app 127.0.0.1:%d" % backend.port,
-                                    "server app 127.0.0.1:%d send-proxy-v2-ssl" % backend.port)
+                                    "server app 127.0.0.1:%d send-proxy-v2-ssl %s" %
+                                    (backend.port, ALL_SSL_DETAILS))
             with Tierlb(config) as lb:
                 port = lb.port("dispatcher")
                 with tls_connect(port, "alias.a.test",
@@ -535,6 +610,20 @@ class SendProxyV2Ssl(unittest.TestCase):
                 self.assertEqual(subs[PP2_SUBTYPE_SSL_SIG_ALG], b"ecdsa-with-SHA256")
                 self.assertEqual(subs[PP2_SUBTYPE_SSL_KEY_ALG], b"EC256")
 
+    def test_plain_send_proxy_v2_ssl_sends_only_the_version(self):
+        """send-proxy-v2-ssl alone: ALPN and the SSL TLV with VERSION; no AUTHORITY, cipher
+        or algorithms (HAProxy sends those only when proxy-v2-options asks)."""
+        with ProxyV2Backend() as backend:
+            config = one_tier(backend.port, "ssl crt %s alpn h2" % PEM["a"],
+                              server_options="send-proxy-v2-ssl")
+            with Tierlb(config) as lb:
+                with tls_connect(lb.port("tls"), "a.test",
+                                 context=client_context(alpn=["h2"])) as s:
+                    self.assertEqual(tls_round_trip(s), b"ping")
+                h = backend.headers[0]
+                self.assertEqual([t for t, _ in h["tlvs"]], [PP2_TYPE_ALPN, PP2_TYPE_SSL])
+                self.assertEqual([t for t, _ in h["ssl_subs"]], [PP2_SUBTYPE_SSL_VERSION])
+
     def test_no_sni_no_alpn(self):
         """Without SNI and ALPN the header carries neither TLV, only SSL."""
         with ProxyV2Backend() as backend:
@@ -547,18 +636,21 @@ class SendProxyV2Ssl(unittest.TestCase):
                 self.assertEqual([t for t, _ in h["tlvs"]], [PP2_TYPE_SSL])
 
     def test_values_match_haproxy(self):
-        """The same certificate and client through HAProxy 2.6 (send-proxy-v2-ssl
-        proxy-v2-options ssl-cipher,cert-sig,cert-key,authority) and through tierlb: the same
-        TLVs, for TLS 1.3 with an EC key and TLS 1.2 with an RSA key."""
+        """The same certificate and client through HAProxy 2.6 and through tierlb, with
+        send-proxy-v2-ssl alone and with proxy-v2-options ssl-cipher,cert-sig,cert-key,
+        authority: the same TLVs, for TLS 1.3 with an EC key and TLS 1.2 with an RSA key."""
         tmp = tempfile.mkdtemp()
         rsa = os.path.join(tmp, "rsa.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
                         "2", "-keyout", rsa + ".key", "-out", rsa, "-subj", "/CN=rsa.test"],
                        check=True, capture_output=True, timeout=30)
-        cases = ((PEM["a"], "a.test", None), (rsa, "rsa.test", ssl.TLSVersion.TLSv1_2))
+        cases = [(pem, name, maximum, options)
+                 for pem, name, maximum in ((PEM["a"], "a.test", None),
+                                            (rsa, "rsa.test", ssl.TLSVersion.TLSv1_2))
+                 for options in ("", ALL_SSL_DETAILS)]
         try:
             with ProxyV2Backend() as backend:
-                for pem, name, maximum in cases:
+                for pem, name, maximum, options in cases:
                     ctx = client_context(alpn=["http/1.1"], maximum=maximum)
                     haproxy_port = free_port()
                     haproxy = HAProxy("""
@@ -569,8 +661,8 @@ defaults
     timeout server 30s
 listen tls
     bind 127.0.0.1:%d ssl crt %s alpn h2,http/1.1
-    server app 127.0.0.1:%d send-proxy-v2-ssl proxy-v2-options ssl-cipher,cert-sig,cert-key,authority
-""" % (haproxy_port, pem, backend.port))
+    server app 127.0.0.1:%d send-proxy-v2-ssl %s
+""" % (haproxy_port, pem, backend.port, options))
                     with haproxy:
                         s = wait_until(lambda: self.try_connect(haproxy_port, name, ctx),
                                        timeout=5, message="HAProxy to listen")
@@ -578,12 +670,14 @@ listen tls
                             self.assertEqual(tls_round_trip(s), b"ping")
                     theirs = backend.headers[-1]
                     config = one_tier(backend.port, "ssl crt %s alpn h2,http/1.1" % pem,
-                                      server_options="send-proxy-v2-ssl")
+                                      server_options="send-proxy-v2-ssl " + options)
                     with Tierlb(config) as lb:
                         with tls_connect(lb.port("tls"), name, context=ctx) as s:
                             self.assertEqual(tls_round_trip(s), b"ping")
                     ours = backend.headers[-1]
-                    with self.subTest(certificate=name):
+                    with self.subTest(certificate=name, options=options):
+                        self.assertEqual([t for t, _ in ours["tlvs"]],
+                                         [t for t, _ in theirs["tlvs"]])
                         self.assertEqual(ours["tlvs"][:2], theirs["tlvs"][:2])
                         self.assertEqual(ours["ssl_client"], theirs["ssl_client"])
                         self.assertEqual(ours["ssl_verify"], theirs["ssl_verify"])
@@ -649,8 +743,11 @@ listen dispatcher
                         return {r["svname"]: r for r in show_stat(stats)
                                 if r["pxname"] == "dispatcher"}
 
-                    wait_until(lambda: all(rows()[s]["status"] == "UP" for s in ("w2", "w3")),
-                               timeout=5, message="HAProxy to mark both workers UP")
+                    # HAProxy starts servers UP: wait for checks that passed, not for UP.
+                    passed = "L6OK" if "check-ssl" in server_options else "L4OK"
+                    wait_until(lambda: all(rows()[s]["check_status"] == passed and
+                                           rows()[s]["status"] == "UP" for s in ("w2", "w3")),
+                               timeout=5, message="HAProxy's checks to pass (%s)" % passed)
                     clients = []
                     for i in range(4):
                         s = tls_connect(port, "site.test")
@@ -669,17 +766,23 @@ listen dispatcher
                         s.close()
                         lb.log.wait_for(r"^127\.0\.0\.1:%d \[.*\] worker~ worker/app " %
                                         client_port)
-                    # HAProxy's checks (every 100 ms) harmed no worker.
+                    # HAProxy's checks (every 100 ms) harmed no worker and never failed.
                     self.assertEqual(lb.log.find_all(r"killed by signal"), [])
-                    self.assertEqual(rows()["w2"]["status"], "UP")
+                    for server, row in rows().items():
+                        if server in ("w2", "w3"):
+                            self.assertEqual((row["status"], row["check_status"],
+                                              row["chkfail"]), ("UP", passed, "0"), server)
 
     def test_send_proxy_with_check(self):
+        """PROXY v1 (UNKNOWN on the checks)."""
         self.run_with("send-proxy")
 
     def test_send_proxy_v2_with_check(self):
+        """PROXY v2 (LOCAL on the checks)."""
         self.run_with("send-proxy-v2")
 
     def test_send_proxy_with_check_ssl(self):
+        """The checks complete a TLS handshake after the PROXY line (L6OK)."""
         self.run_with("send-proxy check-ssl verify none")
 
 
@@ -699,31 +802,30 @@ def client_hello():
 class HostileInput(unittest.TestCase):
     """Broken clients on the TLS workers, each while a well-behaved TLS client is served:
     each broken connection is closed, logged with HAProxy's message (and our reason), and
-    counted in the worker FRONTEND's ereq. PROXY-level abuse goes straight to a worker's
+    counted in the worker FRONTEND's ssl_failed_handshake (HAProxy's counter; like HAProxy,
+    not in ereq). PROXY-level abuse goes straight to a worker's
     abns@ socket (its bind has `name tls3`, so it logs as worker/tls3)."""
 
     HS_TIMEOUT = 0.5
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.backend = EchoBackend()
+        self.addCleanup(self.backend.close)
         config, self.names = tls_two_tier(self.backend.port, self.tmp,
                                           "ssl crt %s" % PEM["site"], bind_names=("", "tls3"),
                                           defaults_extra="timeout client-hs %dms" %
                                           int(self.HS_TIMEOUT * 1000))
-        self.lb = Tierlb(config).start()
+        self.lb = started(self, config)
         self.port = self.lb.port("dispatcher")
         self.workers = (self.lb.pid_of(2), self.lb.pid_of(3))
         self.good = tls_connect(self.port, "site.test")
+        self.addCleanup(self.good.close)
         self.assertEqual(tls_round_trip(self.good, b"before"), b"before")
+        self.failed = worker_counter(self.tmp, "ssl_failed_handshake")
         self.ereq = worker_counter(self.tmp, "ereq")
         self.log_start = self.lb.log.count()
-
-    def tearDown(self):
-        self.good.close()
-        self.lb.stop()
-        self.backend.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def assertStillServed(self):
         """No worker died, the good client's connection still works, so does a new one."""
@@ -733,10 +835,14 @@ class HostileInput(unittest.TestCase):
         with tls_connect(self.port, "site.test") as s:
             self.assertEqual(tls_round_trip(s, b"fresh"), b"fresh")
 
-    def assertLoggedAndCounted(self, pattern):
+    def assertLoggedAndCounted(self, pattern, counter="ssl_failed_handshake"):
+        """PATTERN logged, COUNTER grown by one: ssl_failed_handshake for TLS failures, ereq
+        for PROXY header errors (a counter HAProxy lacks for them; ours, so that every
+        refused connection is counted somewhere)."""
         self.lb.log.wait_for(pattern, timeout=5, start=self.log_start)
-        wait_until(lambda: worker_counter(self.tmp, "ereq") == self.ereq + 1, timeout=5,
-                   message="ereq to grow by one")
+        before = self.failed if counter == "ssl_failed_handshake" else self.ereq
+        wait_until(lambda: worker_counter(self.tmp, counter) == before + 1,
+                   timeout=5, message="%s to grow by one" % counter)
 
     def via_dispatcher(self, payload, stall=False):
         """Sends PAYLOAD through the dispatcher; returns (the client port, seconds until the
@@ -757,18 +863,21 @@ class HostileInput(unittest.TestCase):
                 % (client_port, message))
 
     def test_tls_garbage(self):
+        """A record header with a bad version: `SSL handshake failure (wrong version number)`."""
         client_port, _ = self.via_dispatcher(b"\x16\x09\x09\x00\x05hello, not TLS at all")
         self.assertLoggedAndCounted(self.line(client_port,
                                               r"SSL handshake failure \(wrong version number\)$"))
         self.assertStillServed()
 
     def test_plain_http_request(self):
+        """Plain HTTP on the TLS port: `SSL handshake failure (http request)`."""
         client_port, _ = self.via_dispatcher(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertLoggedAndCounted(self.line(client_port,
                                               r"SSL handshake failure \(http request\)$"))
         self.assertStillServed()
 
     def test_silent_client_times_out(self):
+        """Connects, sends nothing: closed at timeout client-hs, `Timeout during SSL handshake`."""
         client_port, took = self.via_dispatcher(b"", stall=True)
         self.assertGreater(took, self.HS_TIMEOUT - 0.1)
         self.assertLess(took, self.HS_TIMEOUT + 1.5)
@@ -776,6 +885,7 @@ class HostileInput(unittest.TestCase):
         self.assertStillServed()
 
     def test_half_client_hello_times_out(self):
+        """Half a ClientHello, then nothing: the same timeout."""
         hello = client_hello()
         client_port, took = self.via_dispatcher(hello[:len(hello) // 2], stall=True)
         self.assertGreater(took, self.HS_TIMEOUT - 0.1)
@@ -783,6 +893,8 @@ class HostileInput(unittest.TestCase):
         self.assertStillServed()
 
     def test_client_closing_mid_handshake(self):
+        """20 bytes of a ClientHello, then the client ends its side: HAProxy 2.6 logs
+        `Connection closed during SSL handshake` (checked), not a handshake failure."""
         hello = client_hello()
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
             client_port = s.getsockname()[1]
@@ -812,7 +924,7 @@ class HostileInput(unittest.TestCase):
             if self.lb.log.find_all(r"killed by signal"):
                 return True
             try:
-                return worker_counter(self.tmp, "ereq") >= self.ereq + 8
+                return worker_counter(self.tmp, "ssl_failed_handshake") >= self.failed + 8
             except OSError:  # the stats socket of a dying worker
                 return False
 
@@ -870,27 +982,31 @@ class HostileInput(unittest.TestCase):
         return r"\] worker/tls3: %s" % message
 
     def test_truncated_proxy_header(self):
+        """Part of a v1 line, then the peer ends its side."""
         self.direct(b"PROXY TCP4 192.0.2.1 19", shut=True)
         self.assertLoggedAndCounted(self.direct_line(
-            r"Truncated PROXY protocol header received"))
+            r"Truncated PROXY protocol header received"), "ereq")
         self.assertStillServed()
 
     def test_proxy_header_timeout(self):
+        """Part of a v2 header, then nothing: closed at timeout client-hs."""
         self.direct(V2_SIGNATURE + b"\x21", stall=True)
         self.assertLoggedAndCounted(self.direct_line(
-            r"Timeout while waiting for PROXY protocol header$"))
+            r"Timeout while waiting for PROXY protocol header$"), "ereq")
         self.assertStillServed()
 
     def test_malformed_proxy_header(self):
+        """A v1 line with port 99999."""
         self.direct(b"PROXY TCP4 192.0.2.1 192.0.2.2 99999 443\r\n")
         self.assertLoggedAndCounted(self.direct_line(
-            r"Received an invalid PROXY protocol header \(.+\)$"))
+            r"Received an invalid PROXY protocol header \(.+\)$"), "ereq")
         self.assertStillServed()
 
     def test_not_a_proxy_header(self):
+        """A TLS record where the PROXY header should be (a client skipping the dispatcher)."""
         self.direct(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 a ClientHello, no PROXY")
         self.assertLoggedAndCounted(self.direct_line(
-            r"Received something which does not look like a PROXY protocol header \(.+\)$"))
+            r"Received something which does not look like a PROXY protocol header$"), "ereq")
         self.assertStillServed()
 
     def test_oversized_proxy_v2_header(self):
@@ -898,7 +1014,7 @@ class HostileInput(unittest.TestCase):
         header = V2_SIGNATURE + b"\x21\x11" + (5000).to_bytes(2, "big")
         self.direct(header + bytes(12) + b"\x04" + (4985).to_bytes(2, "big"))
         self.assertLoggedAndCounted(self.direct_line(
-            r"Received an invalid PROXY protocol header \(.+\)$"))
+            r"Received an invalid PROXY protocol header \(.+\)$"), "ereq")
         self.assertStillServed()
 
     def test_proxy_then_tls_garbage_over_abns(self):
@@ -945,11 +1061,13 @@ class CertificateErrors(unittest.TestCase):
             lb.stop()
 
     def test_missing_file(self):
+        """crt naming no file."""
         missing = os.path.join(self.tmp, "missing.pem")
         self.assertRefused("ssl crt " + missing, r"cannot load certificate '%s': "
                            r"No such file or directory" % re.escape(missing))
 
     def test_not_a_certificate(self):
+        """crt naming a text file."""
         junk = os.path.join(self.tmp, "junk.pem")
         with open(junk, "w") as f:
             f.write("this is not a certificate\n")
@@ -957,6 +1075,7 @@ class CertificateErrors(unittest.TestCase):
                            re.escape(junk))
 
     def test_certificate_without_key(self):
+        """A certificate alone, no key in it and no FILE.key beside it."""
         cert_only = os.path.join(self.tmp, "nokey.pem")
         with open(PEM["site"]) as f:
             text = f.read()
@@ -966,6 +1085,7 @@ class CertificateErrors(unittest.TestCase):
                            re.escape(cert_only))
 
     def test_key_of_another_certificate(self):
+        """A certificate followed by the key of another one."""
         mixed = os.path.join(self.tmp, "mixed.pem")
         with open(PEM["site"]) as f:
             site = f.read()
@@ -1005,12 +1125,13 @@ class CertificateErrors(unittest.TestCase):
 
     def test_loadable_forms_are_valid(self):
         """crt with the key beside it (FILE.key), crt-base with a relative crt, a crt DIR and a
-        crt-list with relative paths all check as valid."""
+        crt-list with paths relative to crt-base all check as valid."""
         for options, global_extra in (
                 ("ssl crt " + PEM["d2"], ""),
                 ("ssl crt a.pem", "crt-base " + CERTS),
                 ("ssl crt " + os.path.join(CERTS, "dir"), ""),
-                ("ssl crt-list " + os.path.join(CERTS, "list", "ok.list"), "")):
+                ("ssl crt-list " + os.path.join(CERTS, "list", "ok.list"),
+                 "crt-base " + os.path.join(CERTS, "list"))):
             with open(os.path.join(CERTS, "list", "ok.list"), "w") as f:
                 f.write("listed.pem [alpn h2] listed.test\nv13.pem\n")
             path, _ = self.config(options, global_extra)

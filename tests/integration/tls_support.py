@@ -11,7 +11,7 @@ import struct
 import subprocess
 import threading
 
-from harness import LineCollector, wait_until
+from harness import wait_until
 
 OPENSSL = os.environ.get("OPENSSL_BINARY") or "openssl"
 
@@ -42,6 +42,38 @@ def make_cert(directory, stem, cn, sans=(), key_beside=False):
         with open(pem + ".key", "w") as f:
             f.write(key_text)
     return pem
+
+
+def make_chain(directory, cn):
+    """A root CA, an intermediate CA it signs, and a leaf for CN (DNS SAN too) signed by the
+    intermediate. Writes DIRECTORY/chain.pem = leaf + intermediate + leaf key; returns
+    (chain.pem, root CA certificate path)."""
+    def run(*args):
+        subprocess.run([OPENSSL] + list(args), check=True, capture_output=True, timeout=20,
+                       cwd=directory)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    with open(os.path.join(directory, "ca.ext"), "w") as f:
+        f.write("[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+    with open(os.path.join(directory, "leaf.ext"), "w") as f:
+        f.write("[v3]\nbasicConstraints=CA:FALSE\nsubjectAltName=DNS:%s\n" % cn)
+    run("req", "-x509", *ec, "-days", "2", "-keyout", "root.key", "-out", "root.pem",
+        "-subj", "/CN=Test Root CA")
+    run("req", "-new", *ec, "-keyout", "int.key", "-out", "int.csr", "-subj",
+        "/CN=Test Intermediate CA")
+    run("x509", "-req", "-in", "int.csr", "-CA", "root.pem", "-CAkey", "root.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "ca.ext", "-extensions", "v3",
+        "-out", "int.pem")
+    run("req", "-new", *ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=" + cn)
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "int.pem", "-CAkey", "int.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "leaf.ext", "-extensions", "v3",
+        "-out", "leaf.pem")
+    chain = os.path.join(directory, "chain.pem")
+    with open(chain, "w") as out:
+        for part in ("leaf.pem", "int.pem", "leaf.key"):
+            with open(os.path.join(directory, part)) as f:
+                out.write(f.read())
+    return chain, os.path.join(directory, "root.pem")
 
 
 def der_of(pem_path):
@@ -122,15 +154,13 @@ class SClient:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT)
         try:
-            log = LineCollector(self.process.stdout)
             if wait_for_file:
                 wait_until(lambda: os.path.exists(wait_for_file) and
                            os.path.getsize(wait_for_file) > 0 or self.process.poll() is not None,
                            timeout, message="s_client to write %s" % wait_for_file)
-            self.process.stdin.close()
-            self.returncode = self.process.wait(timeout)
-            log._thread.join(timeout)
-            self.output = "\n".join(log.lines)
+            out, _ = self.process.communicate(b"", timeout)  # closes stdin, reads to the end
+            self.output = out.decode("utf-8", "replace")
+            self.returncode = self.process.returncode
         finally:
             if self.process.poll() is None:
                 self.process.kill()

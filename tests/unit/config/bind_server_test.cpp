@@ -147,7 +147,22 @@ TEST_CASE("server options: accepted forms", "[config][server]") {
         {"server p2 abns@p2 send-proxy-v2",
          [](const Server& s) { return s.options.send_proxy == SendProxy::v2; }},
         {"server p2 abns@p2 send-proxy-v2-ssl",
-         [](const Server& s) { return s.options.send_proxy == SendProxy::v2_ssl; }},
+         [](const Server& s) {
+             const auto& p = s.options.proxy_v2;
+             return s.options.send_proxy == SendProxy::v2 && p.ssl && !p.cert_cn && !p.ssl_cipher &&
+                    !p.cert_sig && !p.cert_key && !p.authority && !p.crc32c;
+         }},
+        {"server p2 abns@p2 send-proxy-v2-ssl-cn",
+         [](const Server& s) {
+             return s.options.send_proxy == SendProxy::v2 && s.options.proxy_v2.ssl &&
+                    s.options.proxy_v2.cert_cn;
+         }},
+        {"server p2 abns@p2 send-proxy-v2 proxy-v2-options cert-sig,authority,crc32c",
+         [](const Server& s) {
+             const auto& p = s.options.proxy_v2;
+             return s.options.send_proxy == SendProxy::v2 && p.ssl && p.cert_sig && p.authority &&
+                    p.crc32c && !p.cert_key && !p.ssl_cipher && !p.cert_cn;
+         }},
         {"server s 127.0.0.1:1 check inter 500ms fastinter 100 downinter 5s rise 1 fall 2",
          [](const Server& s) {
              const auto& o = s.options;
@@ -200,6 +215,10 @@ TEST_CASE("server options: rejected forms", "[config][server]") {
         {"server s 127.0.0.1:1 verify sometimes", "unknown value 'sometimes'"},
         {"server s 127.0.0.1:1 verify required", "'verify required' needs 'ca-file FILE'"},
         {"server s 127.0.0.1:1 ssl", "'ssl' on a server is not supported"},
+        {"server s 127.0.0.1:1 send-proxy-v2 proxy-v2-options ssl,bogus",
+         "'bogus' : proxy v2 option not implemented"},
+        {"server s 127.0.0.1:1 send-proxy-v2 proxy-v2-options unique-id",
+         "'unique-id' is not supported"},
         {"server s abns@w handoff send-proxy", "cannot be combined with 'send-proxy'"},
         {"server s 127.0.0.1:1 handoff", "'handoff' needs a unix or abns@ address"},
         {"server s abns@w handoff check-ssl", "'check-ssl' and 'check-send-proxy' do not apply"},

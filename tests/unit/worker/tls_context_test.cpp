@@ -55,7 +55,7 @@ TEST_CASE("SNI picks the certificate; no SNI or no match gets the first", "[work
     tls_fixture::Certificate b("b.test", {"b.test"});
     tls_fixture::Certificate w("wild", {"*.w.test"}, /*key_beside=*/true);
     auto loaded = load("crt " + a.path + " crt " + b.path + " crt " + w.path);
-    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), nullptr);
+    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), "", nullptr);
     REQUIRE(tls.has_value());
     CHECK((*tls)->certificates() == 3);
     CHECK(connect(**tls, "b.test").subject_cn == "b.test");
@@ -78,7 +78,9 @@ TEST_CASE("crt-list: filters, exclusions, fallback and per-certificate ALPN", "[
                         << std::filesystem::path(secure.path).filename().string()
                         << " [ssl-min-ver TLSv1.2 alpn http/1.1] secure.example.test\n";
     auto loaded = load("crt-list " + list.string() + " alpn h2,http/1.1");
-    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), nullptr);
+    // The relative path of "secure" is found under crt-base, as in HAProxy.
+    const auto crt_base = std::filesystem::path(secure.path).parent_path().string();
+    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), crt_base, nullptr);
     REQUIRE(tls.has_value());
     CHECK(connect(**tls, "app.example.test").subject_cn == "wild");
     CHECK(connect(**tls, "secure.example.test").subject_cn == "secure");
@@ -94,7 +96,7 @@ TEST_CASE("crt-list: filters, exclusions, fallback and per-certificate ALPN", "[
 TEST_CASE("ALPN: the server's order, no common protocol means no ALPN", "[worker][tls]") {
     tls_fixture::Certificate a("a.test");
     auto loaded = load("crt " + a.path + " alpn h2,http/1.1");
-    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), nullptr);
+    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), "", nullptr);
     REQUIRE(tls.has_value());
     CHECK(connect(**tls, "", wire({"http/1.1", "h2"})).alpn == "h2");
     CHECK(connect(**tls, "", wire({"http/1.1"})).alpn == "http/1.1");
@@ -113,7 +115,7 @@ TEST_CASE("a directory of certificates", "[worker][tls]") {
     std::filesystem::copy_file(two.path, dir / "2-two.pem");
     std::filesystem::copy_file(two.path + ".key", dir / "2-two.pem.key");
     auto loaded = load("crt " + dir.string());
-    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), nullptr);
+    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), "", nullptr);
     REQUIRE(tls.has_value());
     CHECK((*tls)->certificates() == 2);  // the .key file is not a certificate
     CHECK(connect(**tls, "two.test").subject_cn == "two.test");
@@ -142,7 +144,7 @@ TEST_CASE("loading errors name the file and the reason", "[worker][tls]") {
         }
     }
     auto loaded = load(c.options);
-    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), nullptr);
+    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), "", nullptr);
     REQUIRE_FALSE(tls.has_value());
     CHECK_THAT(tls.error(), Catch::Contains(c.reason));
     std::filesystem::remove(junk);
@@ -168,11 +170,11 @@ TEST_CASE("a certificate without its key, and a key that does not match", "[work
         }
     }
     auto loaded = load("crt " + lone.string());
-    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), nullptr);
+    auto tls = BindTls::load(loaded.bind(), loaded.proxy(), "", nullptr);
     REQUIRE_FALSE(tls.has_value());
     CHECK_THAT(tls.error(), Catch::Contains("cannot load the private key"));
     std::filesystem::copy_file(b.path + ".key", lone.string() + ".key");  // someone else's key
-    tls = BindTls::load(loaded.bind(), loaded.proxy(), nullptr);
+    tls = BindTls::load(loaded.bind(), loaded.proxy(), "", nullptr);
     REQUIRE_FALSE(tls.has_value());
     CHECK_THAT(tls.error(), Catch::Contains("key values mismatch"));
     std::filesystem::remove(lone);
