@@ -134,6 +134,22 @@ void resolve_processes(Configuration& config) {
     config.processes = all_processes.numbers();
 }
 
+// A server whose address is an accept-proxy bind of this configuration is one of our
+// workers; a TLS one if that bind terminates TLS.
+void find_workers(Configuration& config) {
+    for (auto& proxy : config.proxies) {
+        for (auto& server : proxy.servers) {
+            for (const auto& other : config.proxies) {
+                for (const auto& bind : other.binds) {
+                    if (bind.accept_proxy && bind.address == server.address) {
+                        server.role = bind.ssl ? ServerRole::tls_worker : ServerRole::worker;
+                    }
+                }
+            }
+        }
+    }
+}
+
 }  // namespace
 
 void finalize(Configuration& config) {
@@ -150,6 +166,7 @@ void finalize(Configuration& config) {
         number_items(proxy.servers);
     }
     resolve_processes(config);
+    find_workers(config);
 }
 
 }  // namespace tierlb::config

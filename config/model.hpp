@@ -113,6 +113,8 @@ struct ProxyV2Options {
     bool cert_key = false;    // its KEY_ALG: our certificate's key, "EC256"
     bool authority = false;   // the name the client asked for (SNI)
     bool crc32c = false;      // a CRC32C TLV over the header
+
+    friend bool operator==(const ProxyV2Options&, const ProxyV2Options&) = default;
 };
 
 struct ServerOptions {
@@ -134,11 +136,16 @@ struct ServerOptions {
     bool handoff = false;
 };
 
+// What a server is to this configuration: one of its own worker processes (its address is a
+// bind here, with accept-proxy) may be replaced by another when it dies before answering.
+enum class ServerRole { external, worker, tls_worker };
+
 struct Server {
     std::string name;
     std::string address_text;
     SocketAddress address;
     ServerOptions options;
+    ServerRole role = ServerRole::external;
     std::uint32_t id = 0;  // "id", else its position from 1 (HAProxy's sid)
     Location where;
 };

@@ -69,11 +69,10 @@ Task<ConnectOutcome> connect_once(const SocketAddress& address,
 }
 
 Task<bool> connect_to_backend(SessionRecord& record, std::optional<std::uint32_t> source_hash,
-                              PlainEnd& server_end) {
+                              PlainEnd& server_end, std::size_t avoid) {
     BackendRuntime& backend = *record.backend();
     const config::Proxy& config = backend.config();
     const auto connect_timeout = config.timeouts.connect;
-    std::size_t avoid = balance::no_server;
     std::size_t server = balance::no_server;
     Clock::duration waited{};
     for (std::uint32_t attempt = 0;; ++attempt) {

@@ -7,7 +7,8 @@
 //   3. the backend's balancer chooses a server, connect with retries and redispatch;
 //   4. the PROXY header towards the server (send-proxy, -v2, -v2-ssl with TIER::v2_extras),
 //      sent together with the client's first bytes;
-//   5. the relay, which from then on owns the connection.
+//   5. the relay, which from then on owns the connection; a worker of ours that dies before
+//      answering is replaced by another (replace_lost_server).
 // A failure at any step closes the connection, counts it and logs why (SessionRecord).
 
 #include <unistd.h>
@@ -41,9 +42,74 @@ struct ClientAddresses {
     std::optional<SocketAddress> destination;  // looked up only when a header needs it
 };
 
+// Whether SERVER gets the same PROXY header as LOST: what was sent to one can go to the other.
+inline bool same_header(const config::Server& lost, const config::Server& server) {
+    return lost.options.send_proxy == server.options.send_proxy &&
+           lost.options.proxy_v2 == server.options.proxy_v2;
+}
+
+// Whether SERVER's process is dead: its connections end (the kernel closes them) a moment
+// before the master's death notice marks it DOWN, so wait for that a little. A worker that is
+// alive and closed a connection on purpose (a client's failed handshake) stays UP.
+inline Task<bool> known_dead(BackendRuntime& backend, std::size_t server) {
+    Timer timer(co_await asio::this_coro::executor);
+    auto pause = std::chrono::milliseconds(1);
+    for (auto waited = pause * 0; waited < std::chrono::milliseconds(100); waited += pause) {
+        if (!backend.view(server).up) {
+            co_return true;
+        }
+        timer.expires_after(pause);
+        co_await timer.async_wait(use_task);
+        pause = std::min(pause * 2, std::chrono::milliseconds(20));
+    }
+    co_return !backend.view(server).up;
+}
+
+// A worker lost before it answered (it died with the connection accepted, during the
+// handshake): another one takes the connection with what the lost one was sent, and the
+// client notices nothing. Counted as a retry and a redispatch on the lost server; at most
+// `retries` times per connection.
+template <typename TunnelType>
+Task<void> replace_lost_server(TunnelType& tunnel) {
+    SessionRecord& record = tunnel.record();
+    Replay& replay = *tunnel.replay();
+    BackendRuntime& backend = *record.backend();
+    const std::size_t lost = record.server();
+    ServerRuntime& lost_server = backend.server(lost);
+    if (replay.losses >= backend.config().retries || !co_await known_dead(backend, lost)) {
+        tunnel.accept_loss();
+        co_return;
+    }
+    tunnel.forget_server();
+    add(lost_server.stats.retries);
+    add(backend.retries());
+    add(lost_server.stats.redispatches);
+    add(backend.redispatches());
+    record.count_retry(true);
+    record.unassign();
+    if (!co_await connect_to_backend(record, replay.source_hash, tunnel.server(), lost)) {
+        tunnel.abandon();  // failed and logged
+        co_return;
+    }
+    if (!same_header(*lost_server.config, *backend.server(record.server()).config)) {
+        record.fail('S', 'D', replay.first_loss);
+        tunnel.abandon();
+        co_return;
+    }
+    tunnel.resume();
+}
+
+struct ReplaceLostServer {
+    static constexpr bool enabled = true;
+    template <typename TunnelType>
+    static void server_lost(TunnelType& tunnel) {
+        asio::co_spawn(tunnel.executor(), replace_lost_server(tunnel), asio::detached);
+    }
+};
+
 template <typename ClientEnd, typename Tier>
 Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
-    using TunnelType = Tunnel<ClientEnd, SessionRecord>;
+    using TunnelType = Tunnel<ClientEnd, SessionRecord, ReplaceLostServer>;
     ListenerRuntime& listener = *accepted.listener;
     FrontendRuntime& frontend = *listener.frontend;
     TunnelSetup<TunnelType> tunnel(
@@ -92,11 +158,15 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
         co_return;
     }
     record.set_backend(*frontend.backend);
-    if (!co_await connect_to_backend(record, balance::source_hash(client.source),
-                                     tunnel->server())) {
+    const auto hash = balance::source_hash(client.source);
+    if (!co_await connect_to_backend(record, hash, tunnel->server())) {
         co_return;
     }
     const config::Server& target = *frontend.backend->server(record.server()).config;
+    if (target.role != config::ServerRole::external) {
+        tunnel->enable_replay(target.role == config::ServerRole::tls_worker);
+        tunnel->replay()->source_hash = hash;
+    }
     if (target.options.send_proxy != config::SendProxy::none) {
         if (!client.destination) {
             client.destination = local_address(tunnel->client().fd());

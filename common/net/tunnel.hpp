@@ -14,10 +14,17 @@
 //
 // RECORD receives the byte counts as they flow (on_bytes) and the outcome once (finish); it
 // owns whatever must be released at the end (the server's connection count, the log line).
+//
+// A server lost before it answered anything (a worker that died with the connection in its
+// backlog) can be replaced without the client noticing: with a replay enabled, the tunnel
+// keeps what that server was sent, and when it fails, RECONNECT::server_lost(tunnel) is called
+// instead of ending; it connects another server and calls resume(), or gives up with
+// abandon(). The copy is bounded and dropped at the server's first byte.
 
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,7 +55,27 @@ struct TunnelResult {
     std::string detail;  // the error, when there is one
 };
 
-template <typename ClientEnd, typename Record>
+// What was sent to a server that has not answered yet, to send again to another one.
+struct Replay {
+    static constexpr std::size_t limit = 16 * 1024;  // a ClientHello fits many times
+    std::string sent;                                // the PROXY header, then the client's bytes
+    std::string unsent;                        // the client's bytes a lost server did not take
+    std::string first_loss;                    // why the first server was lost, for the log
+    bool loss_was_end = false;                 // the server ended its stream (else an error)
+    std::optional<std::uint32_t> source_hash;  // for the balancer choosing the next server
+    std::uint32_t header_length = 0;           // the PROXY header's part of SENT
+    bool client_bytes_replayable = false;      // else only while the client has sent nothing
+    std::uint8_t losses = 0;                   // servers lost so far by this connection
+};
+
+// The default: a lost server ends the connection.
+struct NoReconnect {
+    static constexpr bool enabled = false;
+    template <typename T>
+    static void server_lost(T&) {}
+};
+
+template <typename ClientEnd, typename Record, typename Reconnect = NoReconnect>
 class Tunnel final : private IdleEntry {
 public:
     Tunnel(Executor executor, Record record)
@@ -57,39 +84,99 @@ public:
     Tunnel& operator=(const Tunnel&) = delete;
 
     Poller& poller() { return Poller::of(executor_); }
+    Executor executor() const { return executor_; }
     ClientEnd& client() { return client_; }
     PlainEnd& server() { return server_; }
     Record& record() { return record_; }
+    Replay* replay() { return replay_.get(); }
+
+    // Keeps what the server is sent until it answers (call before prefix_to_server). With
+    // CLIENT_BYTES_REPLAYABLE the client's bytes are kept too: only for a server that answers
+    // before passing anything on, as a TLS worker does.
+    void enable_replay(bool client_bytes_replayable) {
+        static_assert(Reconnect::enabled, "a tunnel without a reconnect policy cannot replay");
+        replay_ = std::make_unique<Replay>();
+        replay_->client_bytes_replayable = client_bytes_replayable;
+    }
 
     // Queues HEADER (a PROXY header) ahead of the client's bytes, and takes the client's first
     // bytes now if they are there: the server then gets both in one write, one wake-up.
     void prefix_to_server(std::string_view header) {
-        up_.buffer = Buffer::borrow();
-        std::memcpy(up_.buffer.data(), header.data(), header.size());
-        up_.length = static_cast<std::uint32_t>(header.size());
-        if (client_.can_read()) {
-            const IoResult r = client_.read(up_.buffer.span().subspan(header.size()));
-            if (r.status == IoStatus::ok) {
-                up_.length += static_cast<std::uint32_t>(r.bytes);
-            } else if (r.status == IoStatus::eof) {
-                up_.source_ended = true;
-            }
+        if (replay_) {
+            replay_->sent.assign(header);
+            replay_->header_length = static_cast<std::uint32_t>(header.size());
         }
+        uncounted_ = static_cast<std::uint16_t>(header.size());
+        queue_to_server(header);
     }
 
     // Starts the relay; from here on the tunnel deletes itself when it finishes.
     void start(const TunnelTimeouts& timeouts) {
         timeouts_ = timeouts;
-        watch(client_.watch(), &Tunnel::client_ready);
-        watch(server_.watch(), &Tunnel::server_ready);
         ++pending_;  // keeps this object alive until start() returns, even if it finishes
-        touch();
-        arm_timer();
-        pump(Direction::to_server);
-        if (!finished_) {
-            pump(Direction::to_client);
-        }
+        relay();
         --pending_;
+        delete_when_idle();
+    }
+
+    // RECONNECT: the lost server is gone for good (its process died); forget it, keeping
+    // what the client sent that it did not take, before connecting another.
+    void forget_server() {
+        ++replay_->losses;
+        if (up_.offset < up_.length) {
+            replay_->unsent.assign(reinterpret_cast<const char*>(up_.buffer.data()) + up_.offset,
+                                   up_.length - up_.offset);
+        }
+        const bool client_ended = up_.source_ended;
+        const std::uint64_t client_bytes = up_.bytes;  // counted: they are not sent twice
+        up_ = Flow{};
+        down_ = Flow{};
+        up_.source_ended = client_ended;
+        up_.bytes = client_bytes;
+        server_.close();
+    }
+
+    // RECONNECT: the server is alive and ended the connection on purpose (a client's failed
+    // handshake): the end or the error goes to the client as it would have.
+    void accept_loss() {
+        reconnecting_ = false;
+        const bool ended = replay_->loss_was_end;
+        std::string why = std::move(replay_->first_loss);
+        replay_.reset();
+        if (ended) {
+            down_.source_ended = true;
+            arm_timer();
+            pump(Direction::to_client);
+            // Readiness that came during the pause was not acted on: act on it now.
+            on_ready(Side::client);
+            on_ready(Side::server);
+        } else {
+            finish('S', 'D', std::move(why));
+        }
+        --pending_;  // taken by lose_server()
+        delete_when_idle();
+    }
+
+    // After RECONNECT connected another server: sends it what the lost one was sent, then
+    // what the client sent since, and relays again.
+    void resume() {
+        reconnecting_ = false;
+        std::string again = replay_->sent + replay_->unsent;
+        replay_->unsent.clear();
+        uncounted_ = static_cast<std::uint16_t>(replay_->sent.size());  // counted once already
+        queue_to_server(again);
+        relay();
+        --pending_;  // taken by lose_server()
+        delete_when_idle();
+    }
+
+    // RECONNECT could not replace the server; it has settled the record already.
+    void abandon() {
+        reconnecting_ = false;
+        finished_ = true;
+        client_.close();
+        server_.close();
+        --pending_;  // taken by lose_server()
         delete_when_idle();
     }
 
@@ -101,6 +188,33 @@ public:
 
 private:
     enum class Side : std::uint8_t { none, client, server };
+
+    void relay() {
+        watch(client_.watch(), &Tunnel::client_ready);
+        watch(server_.watch(), &Tunnel::server_ready);
+        touch();
+        arm_timer();
+        pump(Direction::to_server);
+        if (!finished_ && !reconnecting_) {
+            pump(Direction::to_client);
+        }
+    }
+
+    // TEXT, then whatever the client has sent already, for the server's next write.
+    void queue_to_server(std::string_view text) {
+        up_.buffer = Buffer::borrow();
+        std::memcpy(up_.buffer.data(), text.data(), text.size());
+        up_.offset = 0;
+        up_.length = static_cast<std::uint32_t>(text.size());
+        if (!up_.source_ended && client_.can_read()) {
+            const IoResult r = client_.read(up_.buffer.span().subspan(text.size()));
+            if (r.status == IoStatus::ok) {
+                up_.length += static_cast<std::uint32_t>(r.bytes);
+            } else if (r.status == IoStatus::eof) {
+                up_.source_ended = true;
+            }
+        }
+    }
 
     struct Flow {
         Buffer buffer;  // held only while a read waits for its write to complete
@@ -130,6 +244,9 @@ private:
     // An end gained readiness: resume the flows that wait for it. Writability is only asked
     // for while a write waits: once none does, stop asking.
     void on_ready(Side side) {
+        if (reconnecting_) {
+            return;  // the client's readiness is kept in its watch for resume()
+        }
         ++pending_;  // a flow may finish the tunnel; it is deleted on a later turn anyway
         for (Direction d : {Direction::to_server, Direction::to_client}) {
             Flow& f = flow(d);
@@ -138,7 +255,7 @@ private:
                 pump(d);
             }
         }
-        if (!finished_ && !waits_for_room(side)) {
+        if (!finished_ && !reconnecting_ && !waits_for_room(side)) {
             PollWatch& w = side == Side::client ? client_.watch() : server_.watch();
             if ((w.subscribed & writable) != 0) {
                 poller().drop_writable(w);
@@ -161,6 +278,9 @@ private:
     void touch() { last_activity_ = Clock::now(); }
 
     void pump(Direction d) {
+        if (reconnecting_) {
+            return;  // resume() pumps again
+        }
         if (d == Direction::to_server) {
             pump(up_, client_, Side::client, server_, Side::server, d);
         } else {
@@ -182,9 +302,15 @@ private:
                     blocked(f, w, dst, dst_side, d, false);
                     return;
                 }
+                if (d == Direction::to_server) {
+                    note_sent(f.buffer.data() + f.offset, w.bytes);
+                }
                 f.offset += static_cast<std::uint32_t>(w.bytes);
-                f.bytes += w.bytes;
-                record_.on_bytes(d, w.bytes);
+                const std::size_t counted = count_of(d, w.bytes);
+                f.bytes += counted;
+                if (counted != 0) {
+                    record_.on_bytes(d, counted);
+                }
                 touch();
                 if (f.offset < f.length) {
                     continue;
@@ -208,7 +334,14 @@ private:
             if (r.status == IoStatus::ok) {
                 f.length = static_cast<std::uint32_t>(r.bytes);
                 touch();
+                if (d == Direction::to_client) {
+                    replay_.reset();  // the server answered: it is the one from now on
+                }
             } else if (r.status == IoStatus::eof) {
+                if (d == Direction::to_client && can_replace_server()) {
+                    lose_server("connection closed by the server before it answered", true);
+                    return;
+                }
                 f.source_ended = true;
             } else {
                 f.buffer.release();  // nothing read: do not hold a buffer while waiting
@@ -255,6 +388,10 @@ private:
         // An error or an unexpected end (a write to a closed peer): the side that failed is
         // the source when reading, the destination when writing.
         const bool client_failed = (d == Direction::to_server) == reading;
+        if (!client_failed && can_replace_server()) {
+            lose_server(end.describe(r), false);
+            return;
+        }
         finish(client_failed ? 'C' : 'S', 'D', end.describe(r));
     }
 
@@ -300,6 +437,52 @@ private:
         }
     }
 
+    // Bytes that count as traffic: not the PROXY header, not what a replay sends again.
+    std::size_t count_of(Direction d, std::size_t n) {
+        if (d == Direction::to_client || uncounted_ == 0) {
+            return n;
+        }
+        const std::size_t skipped = std::min<std::size_t>(n, uncounted_);
+        uncounted_ -= static_cast<std::uint16_t>(skipped);
+        return n - skipped;
+    }
+
+    // The server took N bytes at DATA: keep the client's part while the server may yet be
+    // replaced, or give up replacing it when that would send the client's bytes twice.
+    void note_sent(const std::byte* data, std::size_t n) {
+        if (!replay_) {
+            return;
+        }
+        const std::size_t kept = std::min<std::size_t>(n, uncounted_);  // in SENT already
+        const std::size_t from_client = n - kept;
+        if (from_client == 0) {
+            return;
+        }
+        if (!replay_->client_bytes_replayable ||
+            replay_->sent.size() + from_client > Replay::limit) {
+            replay_.reset();
+            return;
+        }
+        replay_->sent.append(reinterpret_cast<const char*>(data) + kept, from_client);
+    }
+
+    bool can_replace_server() const {
+        return Reconnect::enabled && replay_ != nullptr && !finished_ && down_.bytes == 0;
+    }
+
+    // The server failed before answering: stop relaying, keep what the client has sent that
+    // the server did not take, and let RECONNECT find another one.
+    void lose_server(std::string_view why, bool ended) {
+        if (replay_->losses == 0) {
+            replay_->first_loss = std::string(why);
+        }
+        replay_->loss_was_end = ended;
+        reconnecting_ = true;
+        ++pending_;  // until resume(), abandon() or accept_loss()
+        IdleWheel::of(executor_).cancel(*this);
+        Reconnect::server_lost(*this);
+    }
+
     void finish(char who, char phase, std::string detail) {
         if (finished_) {
             return;
@@ -340,8 +523,12 @@ private:
     Flow up_;    // client to server
     Flow down_;  // server to client
     Clock::time_point last_activity_{};
-    int pending_ = 0;
+    std::unique_ptr<Replay> replay_;  // only while a server may yet be replaced
+    // Small on purpose: with the flags they fill one word of every idle connection.
+    std::int16_t pending_ = 0;     // posted calls and callers still to come back here
+    std::uint16_t uncounted_ = 0;  // bytes of the next writes to the server not to count
     bool finished_ = false;
+    bool reconnecting_ = false;
 };
 
 // A tunnel being set up: deleted if the set-up ends without start().

@@ -15,6 +15,58 @@ from tls_certs import self_signed
 from topology import two_tier
 
 
+class HandshakeInTwo:
+    """A TLS client on a raw socket that connects at once, sends nothing or the first half of
+    its ClientHello (SEND_HALF), and completes the handshake later, in finish()."""
+
+    def __init__(self, port, send_half):
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname="worker.test")
+        self.sock = connect(port, timeout=10)
+        self.hello = b""
+        if send_half:
+            try:
+                self.tls.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            self.hello = self.outgoing.read()
+            self.sock.sendall(self.hello[:len(self.hello) // 2])
+
+    def _flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _drive(self, step):
+        import ssl
+        while True:
+            try:
+                return step()
+            except ssl.SSLWantReadError:
+                self._flush()
+                data = self.sock.recv(65536)
+                if not data:
+                    raise ConnectionError("closed by the proxy")
+                self.incoming.write(data)
+
+    def finish(self, payload):
+        """The rest of the handshake, then PAYLOAD through the echo backend and back."""
+        if self.hello:
+            self.sock.sendall(self.hello[len(self.hello) // 2:])
+        self._drive(self.tls.do_handshake)
+        self._flush()
+        self.tls.write(payload)
+        self._flush()
+        return self._drive(lambda: self.tls.read(len(payload)))
+
+    def close(self):
+        self.sock.close()
+
+
 def stat_rows(stats, proxy="dispatcher"):
     return {r["svname"]: r for r in show_stat(stats) if r["pxname"] == proxy}
 
@@ -72,6 +124,43 @@ class ChecksAndDeath(unittest.TestCase):
                 self.assertEqual(rows["w2"]["status"], "UP")
                 self.assertGreaterEqual(int(rows["w2"]["chkdown"]), 1)
                 self.assertGreaterEqual(int(rows["w2"]["chkfail"]), 1)
+
+    def test_connections_a_dead_worker_never_answered_go_to_another(self):
+        """Eight clients on TLS workers: half have sent nothing yet, half half a ClientHello.
+        The worker holding some of them (accepted, waiting for the rest) is killed: it
+        answered none of them, so the dispatcher sends each, with what its client had sent,
+        to the other worker, and every client completes its handshake and exchange. (Those
+        still in the worker's backlog need nothing: the master holds the listening socket,
+        and the restarted worker accepts them.)"""
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            pem = self_signed(tmp, "worker.test")
+            worker_stats = os.path.join(tmp, "p3.sock")
+            config, stats, _ = two_tier(
+                backend.port, workers=2, stats_dir=tmp, server_options="check inter 30s",
+                global_extra="stats socket %s process 3 level admin" % worker_stats)
+            config = config.replace(" accept-proxy\n", " accept-proxy ssl crt %s\n" % pem)
+            with Tierlb(config) as lb:
+                port = lb.port("dispatcher")
+                clients = [HandshakeInTwo(port, send_half=i % 2 == 1) for i in range(8)]
+                for c in clients:
+                    self.addCleanup(c.close)
+                on_w3 = wait_until(lambda: (lambda n: n if n >= 3 else None)(
+                    int(stat_rows(stats)["w3"]["scur"])), message="clients on worker 3")
+                wait_until(lambda: int(stat_rows(worker_stats, "worker")["FRONTEND"]["scur"])
+                           == on_w3, message="worker 3 to accept its clients")
+                os.kill(lb.pid_of(3), signal.SIGKILL)
+                for i, c in enumerate(clients):
+                    self.assertEqual(c.finish(b"client %d" % i), b"client %d" % i)
+                rows = stat_rows(stats)
+                self.assertEqual(int(rows["w3"]["wredis"]), on_w3)
+                self.assertEqual(int(rows["w3"]["scur"]), 0)
+                self.assertEqual(int(rows["w2"]["scur"]), 8)
+                # Their log lines, once closed, show the redispatch ("+1" retries).
+                for c in clients:
+                    c.close()
+                wait_until(lambda: len(lb.log.find_all(
+                    r" dispatcher dispatcher/w2 \S+ \d+ -- \S+/\+1 ")) == on_w3,
+                    message="%d log lines with +1" % on_w3)
 
     def test_a_frozen_tls_worker_is_caught_by_check_ssl(self):
         with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
