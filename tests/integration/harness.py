@@ -10,6 +10,7 @@ here stopped by its pid.
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,6 +48,7 @@ class LineCollector:
         self.times = []  # time.monotonic() at which each line arrived
         self._cond = threading.Condition()
         self._echo = echo or os.environ.get("TIERLB_TEST_ECHO") == "1"
+        self._stream = stream
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
 
@@ -90,6 +92,12 @@ class LineCollector:
     def count(self):
         with self._cond:
             return len(self.lines)
+
+    def close(self, timeout=5.0):
+        """Once every writer is gone: the last lines are read, then the pipe is closed."""
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._stream.close()
 
 
 class Tierlb:
@@ -160,6 +168,8 @@ class Tierlb:
                 os.kill(int(m.group(1)), signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
         return self.process.returncode
 
     def __enter__(self):
@@ -235,6 +245,12 @@ class EchoBackend:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def read_text(path):
+    """The whole text of PATH, the file closed again."""
+    with open(path) as f:
+        return f.read()
 
 
 def connect(port, host="127.0.0.1", timeout=5.0):
@@ -316,3 +332,5 @@ class HAProxy:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import (EchoBackend, Tierlb, TIERLB, connect, echo_once, server_sessions,
+from harness import (EchoBackend, Tierlb, TIERLB, connect, echo_once, read_text, server_sessions,
                      show_stat, stats_command, unique, wait_until)
 from topology import two_tier
 
@@ -286,14 +286,14 @@ class Daemon(unittest.TestCase):
             started = subprocess.run([TIERLB, "-D", "-p", pidfile, "-f", config_path],
                                      capture_output=True, timeout=10)
             self.assertEqual(started.returncode, 0)  # the foreground part returns at once
-            master = int(wait_until(lambda: open(pidfile).read().strip()
+            master = int(wait_until(lambda: read_text(pidfile).strip()
                                     if os.path.exists(pidfile) else None))
             try:
                 os.kill(master, 0)  # alive
             finally:
                 os.kill(master, signal.SIGTERM)
             wait_until(lambda: not os.path.exists("/proc/%d" % master) or
-                       open("/proc/%d/stat" % master).read().split()[2] == "Z",
+                       read_text("/proc/%d/stat" % master).split()[2] == "Z",
                        message="the daemon to stop")
 
 

@@ -238,6 +238,7 @@ class Reload(unittest.TestCase):
                 port = lb.port("dispatcher")
                 long_lived = [connect(port) for _ in range(50)]
                 failures = []
+                served = []  # one entry per new connection served
                 stop = threading.Event()
 
                 def chat():
@@ -258,19 +259,23 @@ class Reload(unittest.TestCase):
                         try:
                             if echo_once(port, b"new") != b"new":
                                 failures.append(("new", "bad echo"))
+                            served.append(time.monotonic())
                         except OSError as e:
                             failures.append(("new", e))
 
                 threads = [threading.Thread(target=chat), threading.Thread(target=churn)]
                 for t in threads:
                     t.start()
-                time.sleep(0.5)
+                wait_until(lambda: len(served) >= 50, message="traffic before the reload")
                 old_dispatcher = lb.pid_of(1)
                 mark = lb.log.count()
                 lb.process.send_signal(signal.SIGUSR2)
                 lb.log.wait_for(r"master: reload done: 3 previous processes stop softly",
                                 start=mark)
-                time.sleep(1.0)
+                done_at = time.monotonic()
+                # New connections go on being served by the new processes...
+                wait_until(lambda: len([t for t in served if t > done_at]) >= 100,
+                           message="traffic after the reload")
                 self.assertNotEqual(lb.pid_of(1), old_dispatcher)
                 # The previous dispatcher still carries the long-lived connections.
                 self.assertTrue(os.path.exists("/proc/%d" % old_dispatcher))
@@ -282,6 +287,34 @@ class Reload(unittest.TestCase):
                     s.close()
                 lb.log.wait_for(r"process 1 of the previous configuration \(pid %d\) exited "
                                 r"with code 0" % old_dispatcher, start=mark)
+
+    def test_hard_stop_after_ends_what_the_previous_processes_still_carry(self):
+        with EchoBackend() as backend:
+            config, _, _ = two_tier(backend.port, workers=1,
+                                    global_extra="hard-stop-after 500ms")
+            with Tierlb(config) as lb:
+                port = lb.port("dispatcher")
+                long_lived = connect(port, timeout=10)
+                self.addCleanup(long_lived.close)
+                long_lived.sendall(b"before")
+                self.assertEqual(long_lived.recv(10), b"before")
+                old_dispatcher = lb.pid_of(1)
+                mark = lb.log.count()
+                lb.process.send_signal(signal.SIGUSR2)
+                lb.log.wait_for(r"master: reload done", start=mark)
+                reloaded_at = time.monotonic()
+                # Still served by the previous generation until hard-stop-after...
+                long_lived.sendall(b"during")
+                self.assertEqual(long_lived.recv(10), b"during")
+                # ...then closed, and the previous processes exit.
+                self.assertEqual(long_lived.recv(10), b"")
+                took = time.monotonic() - reloaded_at
+                self.assertGreater(took, 0.3)
+                self.assertLess(took, 3.0)
+                lb.log.wait_for(r"hard-stop-after reached with 1 connections left", start=mark)
+                lb.log.wait_for(r"process 1 of the previous configuration \(pid %d\) exited"
+                                % old_dispatcher, start=mark)
+                self.assertEqual(echo_once(port), b"ping")  # the new generation serves
 
     def test_an_invalid_file_changes_nothing(self):
         with EchoBackend() as backend:

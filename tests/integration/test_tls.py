@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from harness import (EchoBackend, HAProxy, Tierlb, run_tierlb, show_stat, stats_command,
+from harness import (EchoBackend, HAProxy, Tierlb, read_text, run_tierlb, show_stat, stats_command,
                      unique, wait_until)
 from tls_support import (PP2_SUBTYPE_SSL_CIPHER, PP2_SUBTYPE_SSL_KEY_ALG,
                          PP2_SUBTYPE_SSL_SIG_ALG, PP2_SUBTYPE_SSL_VERSION, PP2_TYPE_ALPN,
@@ -1052,7 +1052,7 @@ class CertificateErrors(unittest.TestCase):
         self.assertEqual(code, 1, err)
         self.assertRegex(err, r"(?m)^%s:%d: bind '127\.0\.0\.1:0': %s" %
                          (re.escape(path), line, cause))
-        lb = Tierlb(open(path).read(), wait_ready=False).start()
+        lb = Tierlb(read_text(path), wait_ready=False).start()
         try:
             self.assertEqual(lb.process.wait(10), 2)
             lb.log.wait_for(r"\[ALERT\] .* proxy 'tls', bind '127\.0\.0\.1:0' \(%s:%d\): %s" %
@@ -1117,7 +1117,7 @@ class CertificateErrors(unittest.TestCase):
                                 [new_ticket_key(), new_ticket_key(), new_ticket_key(33)])
         for keys in (two, odd):
             path, _ = self.config("ssl crt " + PEM["site"], "tls-ticket-keys " + keys)
-            line = open(path).read().splitlines().index("    tls-ticket-keys " + keys) + 1
+            line = read_text(path).splitlines().index("    tls-ticket-keys " + keys) + 1
             code, _, err = run_tierlb(["-c", "-f", path])
             self.assertEqual(code, 1, err)
             self.assertRegex(err, r"(?m)^%s:%d: .*%s" % (re.escape(path), line,
