@@ -47,11 +47,22 @@ modes:
           opens N connections B at a time (with --tls: each with a full handshake), each
           proven by a 1-byte echo, prints "established N in T ms", holds them until
           SIGTERM/SIGINT or S seconds (default 3600).
+  longlived --connections N --burst B [--size 16] [--interval S] [--duration S]
+          [--churn-every S --churn-fraction F | --control] [--progress S] [--seed N]
+          the long-lived workload: opens N connections B at a time (with --tls: each a full
+          handshake), each proven by a SIZE-byte echo, keeps each alive with a SIZE-byte echo
+          every S seconds (default 5), and every --churn-every seconds closes a random
+          fraction F (default 0.1) and reopens as many one after the other. --control takes
+          the churn from stdin instead: "close K", "open K [B]", "stop". Prints "opening N",
+          "established N in T ms", progress lines every --progress S (default 5), and ends
+          after --duration S (default 60). Reports the handshake (or connect) latency and
+          its distribution, time to all established, keep-alive latency, errors by kind.
+          One thread only.
 )";
 
-const std::set<std::string> modes = {"rate", "latency", "bulk", "idle"};
+const std::set<std::string> modes = {"rate", "latency", "bulk", "idle", "longlived"};
 // The options that take no value.
-const std::set<std::string> flags = {"tls", "resume", "no-verify"};
+const std::set<std::string> flags = {"tls", "resume", "no-verify", "control"};
 
 }  // namespace
 
@@ -140,5 +151,8 @@ int main(int argc, char** argv) {
     if (mode == "bulk") {
         return run_bulk(runtime, options);
     }
-    return run_idle(runtime, options);
+    if (mode == "idle") {
+        return run_idle(runtime, options);
+    }
+    return run_longlived(runtime, options);
 }

@@ -194,6 +194,7 @@ int run_rate(Runtime& runtime, Options& options);
 int run_latency(Runtime& runtime, Options& options);
 int run_bulk(Runtime& runtime, Options& options);
 int run_idle(Runtime& runtime, Options& options);
+int run_longlived(Runtime& runtime, Options& options);
 
 // Connects sockets[index] of THREAD, then (TLS runs) handshakes into ssl[index]; a failure is
 // counted and leaves the socket closed.
