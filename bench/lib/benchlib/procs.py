@@ -123,7 +123,7 @@ class Proc:
     captured as a LineTail (with patterns) for the driver to read."""
 
     def __init__(self, name, argv, log_path, capture_stdout=False, capture_stderr=False,
-                 patterns=None, on_match=None):
+                 patterns=None, on_match=None, stdin_pipe=False):
         self.name = name
         self.argv = [str(a) for a in argv]
         self._log = open(log_path, "a", encoding="utf-8")
@@ -131,7 +131,7 @@ class Proc:
         self._log.flush()
         self.popen = subprocess.Popen(
             self.argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=subprocess.PIPE if capture_stdout else self._log,
             stderr=subprocess.PIPE if capture_stderr else self._log,
             # Its own session: a Ctrl-C in the terminal reaches the driver only, which then
@@ -146,6 +146,15 @@ class Proc:
 
     def alive(self):
         return self.popen.poll() is None
+
+    def send(self, line):
+        """Writes LINE and a newline to its stdin (stdin_pipe=True); False if it is gone."""
+        try:
+            self.popen.stdin.write(line.encode() + b"\n")
+            self.popen.stdin.flush()
+            return True
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def signal(self, signum):
         if self.alive():
@@ -163,6 +172,11 @@ class Proc:
 
     def stop(self, deadline_s=5.0):
         """SIGTERM, then SIGKILL if it is still there after deadline_s. Returns the exit code."""
+        if self.popen.stdin:
+            try:
+                self.popen.stdin.close()
+            except OSError:
+                pass
         if self.alive():
             self.signal(signal.SIGTERM)
             if self.wait(deadline_s) is None:

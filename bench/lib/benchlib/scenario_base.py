@@ -40,8 +40,8 @@ class ScenarioBase:
 
     # -- processes --------------------------------------------------------------------------
 
-    def start_backends(self):
-        for mode in ("echo", "source", "sink"):
+    def start_backends(self, modes=("echo", "source", "sink")):
+        for mode in modes:
             proc = self.registry.start(
                 f"backend-{mode}", [self.tools["backend"], "--mode", mode, "--port", "0"],
                 capture_stdout=True, patterns={"port": r"^listening on 127\.0\.0\.1:(\d+)$"})

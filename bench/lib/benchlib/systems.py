@@ -7,6 +7,7 @@ A system that cannot start raises Unavailable with the reason (the last lines it
 
 import os
 import socket
+import subprocess
 import time
 
 from . import procs
@@ -74,6 +75,10 @@ class Instance:
         self.worker_pids = worker_pids
         self.procs = procs_started
         self.foreign = foreign  # workers are children of a master, not ours
+        # abns@ names of each worker's own stats socket (systems started with stats=True), and
+        # the section whose FRONTEND row counts the worker's connections.
+        self.worker_stats = []
+        self.stats_section = "worker"
         self._deaths_seen = 0
         self._dead_reported = set()
 
@@ -82,7 +87,7 @@ class Instance:
             return False
         if self.foreign:
             return all(procs.pid_matches(pid, "tierlb")
-                       for pid in [self.dispatcher_pid] + self.worker_pids)
+                       for pid in [self.dispatcher_pid] + self.worker_pids if pid is not None)
         return True
 
     def refresh_pids(self):
@@ -95,9 +100,10 @@ class Instance:
         for pid in pids.values():
             if pid != self.dispatcher_pid and pid not in self.worker_pids:
                 self.registry.watch_foreign(pid, "tierlb")
-        if "1" in pids:
-            self.dispatcher_pid = pids["1"]
-        self.worker_pids = [pids[n] for n in sorted(pids, key=int) if n != "1"]
+        dispatcher = self.system.dispatcher_process  # None: every process is a worker
+        if dispatcher in pids:
+            self.dispatcher_pid = pids[dispatcher]
+        self.worker_pids = [pids[n] for n in sorted(pids, key=int) if n != dispatcher]
 
     def await_restarts(self, deadline_s=5.0):
         """After deaths, waits until the tierlb master has restarted as many processes as died
@@ -154,15 +160,16 @@ class HaproxyTwoTier:
 
     name = "haproxy-2tier"
 
-    def __init__(self, haproxy, workers, nbthread, registry, config_dir, tls=None):
+    def __init__(self, haproxy, workers, nbthread, registry, config_dir, tls=None, stats=False):
         self.haproxy = haproxy
         self.workers = workers
         self.nbthread = nbthread
         self.registry = registry
         self.config_dir = config_dir
         self.tls = tls  # a TlsSetup: the workers terminate TLS
+        self.stats = stats  # give each worker its own stats socket (abns@PREFIXstatsN)
 
-    def _global(self):
+    def _global(self, stats_name=None):
         return (
             "global\n"
             "    maxconn 30000\n"
@@ -170,7 +177,10 @@ class HaproxyTwoTier:
             "    # maxconn 30000 wants 60014 descriptors; where the hard limit is lower (20000\n"
             "    # here, no CAP_SYS_RESOURCE) HAProxy 2.6 refuses to start unless this is off.\n"
             "    no strict-limits\n"
-        )
+        ) + (f"    stats socket abns@{stats_name} level admin\n" if stats_name else "")
+
+    def _stats_name(self, prefix, i):
+        return f"{prefix}stats{i}" if self.stats else None
 
     def configs(self, port, backend_port, prefix):
         defaults = DEFAULTS.format(maxconn="    maxconn 30000\n")
@@ -181,7 +191,7 @@ class HaproxyTwoTier:
         ) + "".join(f"    server w{i} abns@{prefix}w{i} send-proxy\n"
                     for i in range(1, self.workers + 1))
         workers = [
-            self._global() + defaults + (
+            self._global(self._stats_name(prefix, i)) + defaults + (
                 "listen worker\n"
                 f"    bind abns@{prefix}w{i} accept-proxy{self._tls_options()}\n"
                 f"    server app 127.0.0.1:{backend_port}\n"
@@ -212,6 +222,9 @@ class HaproxyTwoTier:
             started.append(dispatcher)
             instance.dispatcher_pid = dispatcher.pid
             instance.worker_pids = [p.pid for p in started[:-1]]
+            if self.stats:
+                instance.worker_stats = [self._stats_name(prefix, i)
+                                         for i in range(1, self.workers + 1)]
             self._wait_ready(instance, port, prefix, backend_mode)
         except BaseException:
             instance.stop()
@@ -289,15 +302,32 @@ class TierlbTwoTier:
     # Everything it warns or alerts about, for the report's notes.
     WARNED = r"^\[(?:WARNING|ALERT)\] +\(\d+\) : (.*)$"
 
-    def __init__(self, tierlb, workers, registry, config_dir, tls=None):
+    dispatcher_process = "1"  # the process number of the dispatcher (None: no dispatcher)
+    config_name = "tierlb.cfg"
+
+    def __init__(self, tierlb, workers, registry, config_dir, tls=None, stats=False):
         self.tierlb = tierlb
         self.workers = workers
         self.registry = registry
         self.config_dir = config_dir
         self.tls = tls  # a TlsSetup: the workers terminate TLS
+        self.stats = stats  # give each worker process its own stats socket
+
+    def worker_processes(self):
+        """The process numbers of the workers."""
+        return list(range(2, self.workers + 2))
+
+    def stats_names(self, prefix):
+        return [f"{prefix}stats{n}" for n in self.worker_processes()] if self.stats else []
+
+    def _global(self, prefix):
+        text = "global\n    maxconn 30000\n"
+        for name, n in zip(self.stats_names(prefix), self.worker_processes()):
+            text += f"    stats socket abns@{name} process {n} level admin\n"
+        return text
 
     def config(self, port, backend_port, prefix):
-        text = "global\n    maxconn 30000\n" + DEFAULTS.format(maxconn="") + (
+        text = self._global(prefix) + DEFAULTS.format(maxconn="") + (
             "listen dispatcher\n"
             f"    bind 127.0.0.1:{port} process 1\n"
             "    balance leastconn\n"
@@ -313,7 +343,7 @@ class TierlbTwoTier:
 
     def start(self, backend_port, backend_mode, prefix):
         port = procs.free_port()
-        path = os.path.join(self.config_dir, "tierlb.cfg")
+        path = os.path.join(self.config_dir, self.config_name)
         with open(path, "w", encoding="utf-8") as f:
             f.write(self.config(port, backend_port, prefix))
         master = self.registry.start(
@@ -321,6 +351,7 @@ class TierlbTwoTier:
             patterns={"started": self.STARTED, "ready": self.READY, "died": self.DIED,
                       "warned": self.WARNED})
         instance = Instance(self, self.registry, port, None, [], [master], foreign=True)
+        instance.worker_stats = self.stats_names(prefix)
         try:
             self._wait_ready(instance, master, port, backend_mode)
         except BaseException:
@@ -329,7 +360,9 @@ class TierlbTwoTier:
         return instance
 
     def _wait_ready(self, instance, master, port, backend_mode):
-        wanted = {str(n) for n in range(1, self.workers + 2)}
+        numbers = self.worker_processes()
+        numbers += [int(self.dispatcher_process)] if self.dispatcher_process else []
+        wanted = {str(n) for n in numbers}
 
         def ready(tail):
             return wanted <= {groups[0] for groups in tail.found["ready"]}
@@ -346,10 +379,59 @@ class TierlbTwoTier:
         if not ready(tail):
             raise Unavailable(f"not ready after {READY_DEADLINE_S:.0f} s: "
                               f"{tail_text(tail.lines())}")
-        if "1" not in pids:
-            raise Unavailable(f"no 'process 1 started (pid P)' line: {tail_text(tail.lines())}")
-        instance.dispatcher_pid = pids["1"]
-        instance.worker_pids = [pids[n] for n in sorted(pids, key=int) if n != "1"]
+        if not wanted <= set(pids):
+            raise Unavailable(f"no 'process N started (pid P)' line for every process: "
+                              f"{tail_text(tail.lines())}")
+        instance.refresh_pids()
         if not procs.poll_until(lambda: probe(port, backend_mode, self.tls), PROBE_DEADLINE_S):
             raise Unavailable(f"ready but the end-to-end probe failed: "
                               f"{tail_text(tail.lines())}")
+
+
+class TierlbHandoff(TierlbTwoTier):
+    """tierlb's hand-off mode (INTERFACE.md section 6): the dispatcher passes each accepted
+    socket to the chosen worker (`server wN abns@... handoff`, `bind abns@... accept-handoff`)
+    and leaves the data path. Until that lands, `tierlb -c` or the start refuses it: the
+    system is then reported not available with tierlb's own words."""
+
+    name = "tierlb-handoff"
+    config_name = "tierlb-handoff.cfg"
+
+    def config(self, port, backend_port, prefix):
+        text = self._global(prefix) + DEFAULTS.format(maxconn="") + (
+            "listen dispatcher\n"
+            f"    bind 127.0.0.1:{port} process 1\n"
+            "    balance leastconn\n"
+        )
+        text += "".join(f"    server w{i} abns@{prefix}w{i} handoff\n"
+                        for i in range(1, self.workers + 1))
+        text += "listen worker\n"
+        tls = self.tls.bind_options(haproxy=False) if self.tls else ""
+        text += "".join(f"    bind abns@{prefix}w{i} process {i + 1} accept-handoff{tls}\n"
+                        for i in range(1, self.workers + 1))
+        text += f"    server app 127.0.0.1:{backend_port}\n"
+        return text
+
+    def start(self, backend_port, backend_mode, prefix):
+        check_config(self.tierlb, self.config_dir, "tierlb-handoff-check.cfg",
+                     self.config(procs.free_port(), backend_port, prefix), "hand-off")
+        try:
+            return super().start(backend_port, backend_mode, prefix)
+        except Unavailable as e:
+            raise Unavailable(f"hand-off refused at start-up ({e})") from None
+
+
+def check_config(tierlb, config_dir, name, text, what):
+    """Runs `tierlb -c` on TEXT (written to CONFIG_DIR/NAME); raises Unavailable with its
+    message if tierlb refuses it."""
+    path = os.path.join(config_dir, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    try:
+        out = subprocess.run([tierlb, "-c", "-f", path], capture_output=True, text=True,
+                             timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise Unavailable(f"tierlb -c failed to run: {e}") from None
+    if out.returncode != 0:
+        said = tail_text((out.stderr + out.stdout).splitlines(), 3)
+        raise Unavailable(f"tierlb -c refuses the {what} configuration: {said}")
