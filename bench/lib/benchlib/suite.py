@@ -22,8 +22,10 @@ ORDER = ("dispatcher", "tls", "distribution", "burst")
 # 5 minutes on 2 cores, with every figure still a median of at least 2 runs.
 PROFILE_ARGS = {
     "quick": {
-        "dispatcher": ["--reps", "2", "--duration", "1.5", "--idle-conns", "1000"],
-        "tls": ["--reps", "2", "--duration", "1.5", "--idle-conns", "1000", "--skip-resume"],
+        "dispatcher": ["--reps", "2", "--duration", "2", "--warmup", "0.5", "--idle-conns",
+                       "1000"],
+        "tls": ["--reps", "2", "--duration", "2", "--warmup", "0.5", "--idle-conns", "1000",
+                "--skip-resume"],
         "distribution": [],
         "burst": [],
     },
@@ -40,7 +42,7 @@ def parse(argv, parse_args, add_common_arguments):
     profile.add_argument("--quick", dest="profile", action="store_const", const="quick",
                          help="under 5 minutes on 2 cores (default)")
     profile.add_argument("--full", dest="profile", action="store_const", const="full",
-                         help="every scenario's full profile (about 40 minutes)")
+                         help="every scenario's full profile (about 35 minutes)")
     p.set_defaults(profile="quick")
     p.add_argument("--only", default=",".join(ORDER),
                    help=f"comma-separated scenarios, from {','.join(ORDER)}")
@@ -211,8 +213,8 @@ def write_report(o, done, machine_pairs, started, out_dir, interrupted, failures
         "**haproxy-2tier** the same topology in HAProxy 2.6; **haproxy-1proc** one HAProxy "
         "process with `nbthread W`; **tierlb-reuseport** / **haproxy-reuseport** W TLS "
         "processes sharing the port with SO_REUSEPORT (the kernel picks); **tierlb-handoff** "
-        "the dispatcher passes sockets to the workers (once hand-off lands). The dispatcher "
-        "rows are plain TCP (workers without TLS).",
+        "the dispatcher passes each socket to a worker (hand-off mode; `not available` where "
+        "tierlb refuses it). The dispatcher rows are plain TCP (workers without TLS).",
         "",
     ]
     if drawn:
