@@ -129,8 +129,8 @@ class Scenario(LonglivedScenarioBase):
         finally:
             result = client.finish()
             if sampler:
-                entry["samples"] = sampler.stop()
                 time.sleep(self.hold_s)  # the closes, in the plot
+                entry["samples"] = sampler.stop()
                 self.series[(column, w)] = entry["samples"]
         entry["result"] = result
         self.record(**entry)
@@ -287,6 +287,8 @@ class Scenario(LonglivedScenarioBase):
               "lower", 0),
             f(key(w, n, "taken"), "  new connections it took to close the gap", "lower", 0),
             f(key(w, n, "fewest"), "  fewest that could have closed it", "lower", 0),
+            f(key(w, n, "extra"), "  new connections beyond the fewest (0: every one went to "
+              "a worker below the busiest)", "lower", 0),
             f(key(w, n, "closed"), "  share of gaps closed by the reopenings (1 = all)",
               "higher", 2),
             f(key(w, n, "reopen_max_mean"), "  busiest / mean after the reopenings", "lower",
