@@ -2,6 +2,7 @@
 // twice, options that contradict each other, addresses bound twice. Each problem is reported
 // at the line that causes it.
 
+#include <algorithm>
 #include <map>
 
 #include "config/load.hpp"
@@ -176,11 +177,30 @@ void check_bound_twice(const Configuration& config, Diagnostics& diag) {
 
 }  // namespace
 
+// A TLS frontend's sockets carry OpenSSL's state: they cannot be handed to another process.
+void check_handoff_frontends(const Configuration& config, const Proxy& p, Diagnostics& diag) {
+    const bool terminates_tls =
+        std::any_of(p.binds.begin(), p.binds.end(), [](const Bind& b) { return b.ssl; });
+    const Proxy* backend = p.has_frontend() ? config.backend_of(p) : nullptr;
+    if (!terminates_tls || backend == nullptr) {
+        return;
+    }
+    for (const auto& s : backend->servers) {
+        if (s.options.handoff) {
+            diag.error(s.where, "server '" + s.name + "': 'handoff' in a backend of " +
+                                    describe(p) +
+                                    ", which terminates TLS: a TLS connection cannot be handed "
+                                    "to another process");
+        }
+    }
+}
+
 void validate(const Configuration& config, Diagnostics& diag) {
     check_proxy_names(config, diag);
     check_bound_twice(config, diag);
     for (const auto& p : config.proxies) {
         check_references(config, p, diag);
+        check_handoff_frontends(config, p, diag);
         check_unique(
             p.servers, [](const Server& s) { return s.name; }, "server name", diag);
         check_unique(

@@ -19,6 +19,11 @@ inline constexpr const char* ticket_keys_message = "tls-ticket-keys";
 // Master to processes: process N is gone (body "N\nhow"), or started again and ready ("N").
 inline constexpr const char* process_down_message = "process-down";
 inline constexpr const char* process_up_message = "process-up";
+// Master to the processes a reload replaces: a new generation is starting, so accept no new
+// hand-off control connection (they are the new dispatcher's, for the new workers); and, if
+// the reload fails, accept them again.
+inline constexpr const char* reload_started_message = "reload-started";
+inline constexpr const char* reload_aborted_message = "reload-aborted";
 // Process to master: ready to serve.
 inline constexpr const char* ready_message = "ready";
 

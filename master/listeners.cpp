@@ -35,6 +35,8 @@ Expected<net::ListenOptions> options_of(const config::Configuration& config,
     net::ListenOptions o;
     o.backlog = backlog_of(config, proxy, bind);
     o.reuse_port = bind.processes.count() > 1;
+    // Hand-off control connections keep each message whole with its descriptor.
+    o.type = bind.accept_handoff ? SOCK_SEQPACKET : SOCK_STREAM;
     o.mode = bind.mode;
     if (!bind.user.empty()) {
         const passwd* pw = ::getpwnam(bind.user.c_str());
@@ -82,8 +84,9 @@ Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& 
                     continue;
                 }
                 const OpenListener* kept = nullptr;
-                for (const auto& h : held != nullptr ? *held : std::vector<OpenListener>{}) {
-                    if (h.configured == bind.address && h.process == p) {
+                static const std::vector<OpenListener> none;
+                for (const auto& h : held != nullptr ? *held : none) {  // an lvalue: no copy
+                    if (h.configured == bind.address && h.process == p && h.type == options->type) {
                         kept = &h;
                     }
                 }
@@ -97,8 +100,12 @@ Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& 
                     fd = *bound;
                     new_fds.push_back(fd);
                 }
-                OpenListener l{listener_key(proxy, bind), p, fd, net::local_address(fd),
-                               bind.address};
+                OpenListener l{listener_key(proxy, bind),
+                               p,
+                               fd,
+                               net::local_address(fd),
+                               bind.address,
+                               options->type};
                 if (address.is_inet() && address.port() == 0) {
                     address = l.bound;
                 }

@@ -18,7 +18,8 @@ struct OpenListener {
     int process = 0;
     int fd = -1;
     SocketAddress bound;       // the address really bound (port 0 resolved)
-    SocketAddress configured;  // as written: what a reload matches on
+    SocketAddress configured;  // as written: what a reload matches on (with the type)
+    int type = SOCK_STREAM;    // SOCK_SEQPACKET for an accept-handoff bind
 };
 
 // "PROXY/BIND_ID": names a bind in the handover between master and process.
@@ -36,5 +37,8 @@ std::string encode_handover(const std::vector<OpenListener>& listeners, int proc
 std::map<std::string, int> decode_handover(const std::string& text);
 
 inline constexpr const char* handover_variable = "TIERLB_LISTEN_FDS";
+// Set for the processes a reload starts: the sockets they bind themselves (stats sockets on a
+// path) take over the previous process's rather than fail.
+inline constexpr const char* takeover_variable = "TIERLB_TAKEOVER=1";
 
 }  // namespace tierlb::master

@@ -1,5 +1,7 @@
 #include "master/process.hpp"
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -107,6 +109,7 @@ void ProcessHost::build_runtime() {
             listener->frontend = frontend.get();
             listener->connections.set_limit(bind.maxconn.value_or(0));
             listener->name = proxy.name + "/" + (bind.name.empty() ? bind.address_text : bind.name);
+            listener->index = static_cast<std::uint32_t>(runtime_.listeners.size());
             runtime_.listeners.push_back(std::move(listener));
         }
         runtime_.frontends.push_back(std::move(frontend));
@@ -125,16 +128,11 @@ std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& 
     if (auto error = start_tls()) {
         return error;
     }
-    for (const auto& listener : runtime_.listeners) {
-        if (listener->config->accept_handoff) {
-            return "proxy '" + listener->frontend->config->name +
-                   "': 'accept-handoff' is not available in this version yet";
-        }
-    }
-    if (auto error = start_listeners(listening_fds)) {
+    // Checks and hand-off channels first: a session may choose a server at once.
+    if (auto error = start_checks()) {
         return error;
     }
-    if (auto error = start_checks()) {
+    if (auto error = start_listeners(listening_fds)) {
         return error;
     }
     if (auto error = start_stats()) {
@@ -170,16 +168,28 @@ std::optional<std::string> ProcessHost::start_listeners(const std::map<std::stri
             return "no listening socket was handed over for " + key;
         }
         listener->bound = net::local_address(found->second);
-        net::AcceptGates gates{&runtime_.state.connections, &listener->frontend->connections,
-                               &listener->connections, &runtime_.state.paused};
         asio::io_context& context = *contexts_[next++ % contexts_.size()];
         net::ListenerRuntime* raw = listener.get();
+        net::Listener::Handler handler;
+        net::AcceptGates gates = net::gates_of(runtime_.state, *listener);
+        if (bind.accept_handoff) {
+            // Control connections: never held back by maxconn (the connections they bring
+            // are counted), each one checked and then read on this listener's thread.
+            gates = {&unlimited_[0], &unlimited_[1], &unlimited_[2], &runtime_.state.paused};
+            handler = [this, raw, executor = context.get_executor(), allowed = allowed_peers(bind)](
+                          int fd, const SocketAddress&, net::ConnectionSlot) {
+                worker::open_control_connection(
+                    executor, fd, runtime_.state, *raw, allowed, control_connections_,
+                    [this](net::Accepted accepted) { start_session(std::move(accepted)); });
+            };
+        } else {
+            handler = [this, raw](int fd, const SocketAddress& peer, net::ConnectionSlot slot) {
+                accept(*raw, fd, peer, std::move(slot));
+            };
+        }
         listener->listener = std::make_unique<net::Listener>(
             context.get_executor(), found->second, listener->name, gates,
-            config_->global.tune_maxaccept,
-            [this, raw](int fd, const SocketAddress& peer, net::ConnectionSlot slot) {
-                accept(*raw, fd, peer, std::move(slot));
-            });
+            config_->global.tune_maxaccept, std::move(handler));
         listener->listener->start();
     }
     return std::nullopt;
@@ -235,12 +245,31 @@ log::LogSinks ProcessHost::logs_for(const config::Proxy& proxy) {
     return sinks;
 }
 
+// A control connection to the worker of each `handoff` server of BACKEND, which also checks
+// it when the server has `check`.
+void ProcessHost::start_handoff_channels(net::BackendRuntime& backend,
+                                         net::HealthChecker& checker) {
+    for (std::size_t i = 0; i < backend.size(); ++i) {
+        net::ServerRuntime& server = backend.server(i);
+        if (!server.config->options.handoff) {
+            continue;
+        }
+        auto channel = std::make_unique<dispatcher::HandoffChannel>(contexts_[0]->get_executor(),
+                                                                    runtime_, backend, i, &checker);
+        server.handoff = channel.get();
+        checker.set_probe(i, channel.get());
+        channel->start();
+        handoff_channels_.push_back(std::move(channel));
+    }
+}
+
 // Health checks of every backend of this process, and which servers each process number
 // serves (a server whose address one of that process's binds has).
 std::optional<std::string> ProcessHost::start_checks() {
     for (const auto& backend : runtime_.backends) {
         auto checker = std::make_unique<net::HealthChecker>(contexts_[0]->get_executor(), *backend,
                                                             logs_for(backend->config()));
+        start_handoff_channels(*backend, *checker);
         if (auto error = checker->start()) {
             return error;
         }
@@ -276,6 +305,16 @@ void ProcessHost::on_control_message(const std::string& name, const std::string&
         }
         return;
     }
+    if (name == reload_started_message || name == reload_aborted_message) {
+        const bool held = name == reload_started_message;
+        for (auto& listener : runtime_.listeners) {
+            if (listener->config->accept_handoff && listener->listener) {
+                asio::post(listener->listener->executor(),
+                           [l = listener->listener.get(), held] { l->set_held(held); });
+            }
+        }
+        return;
+    }
     if (name == ticket_keys_message && config_->global.tls_ticket_keys.empty()) {
         auto keys = worker::TicketKeys::decode(body);
         if (keys) {
@@ -291,6 +330,8 @@ void ProcessHost::on_control_message(const std::string& name, const std::string&
 // process answers on them.
 std::optional<std::string> ProcessHost::start_stats() {
     stats_ = std::make_unique<Stats>();
+    const bool take_over = std::getenv("TIERLB_TAKEOVER") != nullptr;
+    ::unsetenv("TIERLB_TAKEOVER");
     for (const auto& socket : config_->global.stats_sockets) {
         if (!socket.process.contains(runtime_.state.number)) {
             continue;
@@ -298,6 +339,7 @@ std::optional<std::string> ProcessHost::start_stats() {
         net::ListenOptions options;
         options.backlog = 16;
         options.mode = socket.mode;
+        options.take_over = take_over;
         auto fd = net::open_listener(socket.address, options);
         if (!fd) {
             return "stats socket (" + socket.where.file + ":" + std::to_string(socket.where.line) +
@@ -325,10 +367,34 @@ asio::io_context& ProcessHost::context_for_next_connection() {
     return *contexts_[next_context_++ % contexts_.size()];
 }
 
+// Who may open a control connection to BIND (accept-handoff): this process's user, and the
+// bind's user and group (the ones its socket belongs to).
+worker::AllowedPeers ProcessHost::allowed_peers(const config::Bind& bind) const {
+    worker::AllowedPeers allowed;
+    allowed.uid = ::geteuid();
+    if (!bind.user.empty()) {
+        if (const passwd* pw = ::getpwnam(bind.user.c_str())) {
+            allowed.bind_uid = pw->pw_uid;
+        }
+    }
+    if (!bind.group.empty()) {
+        if (const group* gr = ::getgrnam(bind.group.c_str())) {
+            allowed.bind_gid = gr->gr_gid;
+        }
+    }
+    return allowed;
+}
+
 void ProcessHost::accept(net::ListenerRuntime& listener, int fd, const SocketAddress& peer,
                          net::ConnectionSlot slot) {
+    start_session(net::Accepted{fd, peer, std::move(slot), &listener, net::Clock::now(), {}});
+}
+
+// A session on the next thread, TLS or plain as its bind says; the socket was accepted here
+// or handed over by a dispatcher.
+void ProcessHost::start_session(net::Accepted accepted) {
     asio::io_context& context = context_for_next_connection();
-    net::Accepted accepted{fd, peer, std::move(slot), &listener, net::Clock::now()};
+    net::ListenerRuntime& listener = *accepted.listener;
     auto tls = tls_.find(listener.config);
     auto session = tls != tls_.end()
                        ? worker::run_tls_session(runtime_.state, std::move(accepted), *tls->second)
@@ -387,6 +453,10 @@ void ProcessHost::soft_stop() {
     for (auto& listener : runtime_.listeners) {
         asio::post(listener->listener->executor(), [l = listener->listener.get()] { l->stop(); });
     }
+    for (auto& channel : handoff_channels_) {
+        channel->stop();
+    }
+    control_connections_.close_all();
     log::notice("process {} stopping softly: no new connections, {} established ones to finish",
                 runtime_.state.number, runtime_.state.connections.count());
     if (config_->global.hard_stop_after) {

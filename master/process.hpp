@@ -18,7 +18,9 @@
 #include "common/net/health_checker.hpp"
 #include "common/net/runtime.hpp"
 #include "config/model.hpp"
+#include "dispatcher/handoff_channel.hpp"
 #include "master/control_channel.hpp"
+#include "worker/handoff_receiver.hpp"
 #include "worker/ticket_keys.hpp"
 #include "worker/tls_context.hpp"
 
@@ -47,11 +49,14 @@ private:
     std::optional<std::string> start_listeners(const std::map<std::string, int>& fds);
     std::optional<std::string> start_tls();
     std::optional<std::string> start_checks();
+    void start_handoff_channels(net::BackendRuntime& backend, net::HealthChecker& checker);
     log::LogSinks logs_for(const config::Proxy& proxy);
     void on_control_message(const std::string& name, const std::string& body);
     std::optional<std::string> start_stats();
     void accept(net::ListenerRuntime& listener, int fd, const SocketAddress& peer,
                 net::ConnectionSlot slot);
+    void start_session(net::Accepted accepted);
+    worker::AllowedPeers allowed_peers(const config::Bind& bind) const;
     void watch_signals();
     void soft_stop();
     void hard_stop();
@@ -70,6 +75,9 @@ private:
     std::map<const config::Bind*, std::unique_ptr<worker::BindTls>> tls_;
     std::unique_ptr<ControlChannel> control_;
     std::vector<std::unique_ptr<net::HealthChecker>> checkers_;
+    std::vector<std::unique_ptr<dispatcher::HandoffChannel>> handoff_channels_;
+    worker::ControlConnections control_connections_;
+    net::Gate unlimited_[3];  // the gates of hand-off control connections: never full
     // The servers each process number serves (their address is one of its binds): what to
     // mark DOWN when the master says that process died.
     std::map<int, std::vector<std::pair<net::HealthChecker*, std::size_t>>> servers_by_process_;

@@ -9,6 +9,9 @@
 //      stop softly: they stop accepting and serve their established connections until these
 //      end (or `hard-stop-after`). Both generations accept meanwhile, and the sockets never
 //      close, so no connection is refused.
+//   5. if a new process cannot start (exit 1 or 2 at once: a certificate, a socket it binds
+//      itself), the reload is undone: the new processes stop softly, and the previous ones
+//      stay, with their configuration and sockets.
 
 #include <csignal>
 
@@ -42,32 +45,29 @@ void Supervisor::reload() {
             diagnostics.error_count());
         return;
     }
+    if (retire_pending_) {
+        retire_previous();  // a reload during a reload: the one under way is kept
+    }
     auto opened = open_listeners(*config, 0, &listeners_);
     if (!opened) {
         log::alert("master: reload refused: {}", opened.error());
         return;
     }
-    // Sockets the new configuration does not bind: the master lets go of its copy (the
-    // previous processes keep theirs until they stop).
-    for (const auto& old : listeners_) {
-        const bool kept = std::any_of(opened->begin(), opened->end(),
-                                      [&](const OpenListener& l) { return l.fd == old.fd; });
-        if (!kept) {
-            ::close(old.fd);
-        }
-    }
-    listeners_ = std::move(*opened);
-    config_ = std::move(config);
+    previous_listeners_ = std::exchange(listeners_, std::move(*opened));
+    previous_config_ = std::exchange(config_, std::move(config));
 
     // The current generation retires once the next one is ready.
     for (auto& [number, child] : children_) {
         if (child.restart) {
             child.restart->cancel();
         }
-        if (child.pid != 0) {
-            retiring_.push_back(std::move(child));
+    }
+    for (auto& [number, child] : children_) {
+        if (child.channel) {
+            child.channel->send(reload_started_message, "");
         }
     }
+    previous_children_ = std::move(children_);
     children_.clear();
     not_ready_yet_.clear();
     for (int number : config_->processes) {
@@ -95,19 +95,74 @@ void Supervisor::reload() {
     });
 }
 
+// Closes the master's copy of each socket in FROM that KEEP does not hold.
+void close_unless_kept(const std::vector<OpenListener>& from,
+                       const std::vector<OpenListener>& keep) {
+    for (const auto& old : from) {
+        const bool kept = std::any_of(keep.begin(), keep.end(),
+                                      [&](const OpenListener& l) { return l.fd == old.fd; });
+        if (!kept) {
+            ::close(old.fd);
+        }
+    }
+}
+
 void Supervisor::retire_previous() {
     retire_pending_ = false;
     if (retire_timer_) {
         retire_timer_->cancel();
     }
-    for (auto& child : retiring_) {
-        ::kill(child.pid, SIGUSR1);
+    // Sockets the new configuration does not bind: the master lets go of its copy (the
+    // previous processes keep theirs until they stop).
+    close_unless_kept(previous_listeners_, listeners_);
+    previous_listeners_.clear();
+    previous_config_.reset();
+    std::size_t stopping = 0;
+    for (auto& [number, child] : previous_children_) {
+        if (child.pid != 0) {
+            ::kill(child.pid, SIGUSR1);
+            retiring_.push_back(std::move(child));
+            ++stopping;
+        }
     }
-    if (!retiring_.empty()) {
-        log::notice(
-            "master: reload done: {} previous processes stop softly (their established "
-            "connections go on until they end)",
-            retiring_.size());
+    previous_children_.clear();
+    log::notice(
+        "master: reload done: {} previous processes stop softly (their established "
+        "connections go on until they end)",
+        stopping);
+}
+
+void Supervisor::abort_reload(int failed, int status) {
+    log::alert(
+        "master: reload failed: process {} of the new configuration could not start ({}); "
+        "the previous processes keep serving with the previous configuration",
+        failed, describe_status(status));
+    retire_pending_ = false;
+    if (retire_timer_) {
+        retire_timer_->cancel();
+    }
+    not_ready_yet_.clear();
+    // The new processes may have accepted connections already: they stop softly.
+    for (auto& [number, child] : children_) {
+        if (child.restart) {
+            child.restart->cancel();
+        }
+        if (child.pid != 0) {
+            ::kill(child.pid, SIGUSR1);
+            retiring_.push_back(std::move(child));
+        }
+    }
+    close_unless_kept(listeners_, previous_listeners_);
+    listeners_ = std::move(previous_listeners_);
+    config_ = std::move(previous_config_);
+    children_ = std::move(previous_children_);
+    previous_children_.clear();
+    for (auto& [number, child] : children_) {
+        if (child.pid == 0 && !stopping_) {
+            start(child);  // it was waiting for a restart when the reload began
+        } else if (child.channel) {
+            child.channel->send(reload_aborted_message, "");
+        }
     }
 }
 

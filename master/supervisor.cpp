@@ -67,6 +67,9 @@ void Supervisor::start(Child& child) {
         }
     }
     envp.push_back(handover.data());
+    if (retire_pending_) {
+        envp.push_back(const_cast<char*>(takeover_variable));
+    }
     envp.push_back(nullptr);
     std::vector<int> own_fds;
     for (const auto& l : listeners_) {
@@ -211,6 +214,14 @@ void Supervisor::reap() {
                 break;
             }
         }
+        for (auto& [number, child] : previous_children_) {
+            if (child.pid == pid) {  // during a reload: restarted only if the reload fails
+                log::alert("process {} of the previous configuration (pid {}) {} during the reload",
+                           number, pid, describe_status(status));
+                child.pid = 0;
+                child.channel.reset();
+            }
+        }
         for (auto& [number, child] : children_) {
             if (child.pid != pid) {
                 continue;
@@ -224,13 +235,17 @@ void Supervisor::reap() {
                 // this worker's servers DOWN at once.
                 broadcast(number, process_down_message,
                           std::to_string(number) + "\n" + describe_status(status));
-                schedule_restart(child, status);
+                schedule_restart(child, status);  // may replace children_ (a failed reload)
             }
+            break;
         }
     }
+    auto none_left = [](const std::map<int, Child>& generation) {
+        return std::all_of(generation.begin(), generation.end(),
+                           [](const auto& c) { return c.second.pid == 0; });
+    };
     const bool all_gone =
-        retiring_.empty() && std::all_of(children_.begin(), children_.end(),
-                                         [](const auto& c) { return c.second.pid == 0; });
+        retiring_.empty() && none_left(children_) && none_left(previous_children_);
     if (stopping_ && all_gone) {
         io_.stop();
     }
@@ -240,6 +255,10 @@ void Supervisor::schedule_restart(Child& child, int status) {
     const bool startup_failure = !child.ever_restarted && WIFEXITED(status) &&
                                  (WEXITSTATUS(status) == 1 || WEXITSTATUS(status) == 2) &&
                                  Clock::now() - child.started < 5s;
+    if (startup_failure && retire_pending_) {
+        abort_reload(child.number, status);
+        return;
+    }
     if (startup_failure) {
         // It could not start (a configuration or start-up error it logged): starting it
         // again would fail the same way. Stop everything with its exit code.
@@ -270,6 +289,14 @@ void Supervisor::schedule_restart(Child& child, int status) {
 void Supervisor::stop_all(int signal) {
     stopping_ = true;
     bool any = false;
+    // A stop during a reload stops both generations.
+    for (auto& [number, child] : previous_children_) {
+        if (child.pid != 0) {
+            retiring_.push_back(std::move(child));
+        }
+    }
+    previous_children_.clear();
+    retire_pending_ = false;
     for (auto& child : retiring_) {
         ::kill(child.pid, signal);
         any = true;

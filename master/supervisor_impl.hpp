@@ -78,6 +78,8 @@ private:
     void reload();
     // The previous generation stops softly once the new one is ready (or after a while).
     void retire_previous();
+    // A new process could not start: the new generation goes, the previous one stays.
+    void abort_reload(int failed, int status);
 
     const CommandLine& cl_;
     config::ConfigurationPtr config_;
@@ -88,6 +90,11 @@ private:
     net::Timer stop_timer_;
     std::vector<OpenListener> listeners_;
     std::map<int, Child> children_;  // the current generation
+    // During a reload, until the new generation is ready: the generation it replaces, with its
+    // configuration and sockets, kept whole so that a failed reload can go back to them.
+    std::map<int, Child> previous_children_;
+    config::ConfigurationPtr previous_config_;
+    std::vector<OpenListener> previous_listeners_;
     // Processes of earlier generations: soft-stopping after a reload, never restarted.
     std::vector<Child> retiring_;
     std::set<int> not_ready_yet_;  // new processes of a reload that have not said "ready"

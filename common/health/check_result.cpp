@@ -26,9 +26,11 @@ constexpr StatusText status_texts[] = {
     {CheckResult::failed, "L6RSP", "Layer6 invalid response"},
     {CheckResult::passed, "L7OK", "Layer7 check passed"},
     {CheckResult::failed, "L7STS", "Layer7 wrong status"},
+    {CheckResult::failed, "L7TOUT", "Layer7 timeout"},
+    {CheckResult::failed, "L7RSP", "Layer7 invalid response"},
 };
 
-static_assert(std::size(status_texts) == static_cast<std::size_t>(CheckStatus::l7sts) + 1,
+static_assert(std::size(status_texts) == static_cast<std::size_t>(CheckStatus::l7rsp) + 1,
               "one entry per CheckStatus");
 
 const StatusText& text_of(CheckStatus status) {
@@ -55,7 +57,7 @@ const char* description(CheckStatus status) {
 
 bool has_code(CheckStatus status) {
     // HAProxy: status >= HCHK_STATUS_L57DATA, i.e. the layer 7 ones.
-    return status == CheckStatus::l7ok || status == CheckStatus::l7sts;
+    return status >= CheckStatus::l7ok;
 }
 
 }  // namespace tierlb::health

@@ -23,7 +23,21 @@
 
 namespace tierlb::health {
 
-enum class CheckStatus { ini, sockerr, l4ok, l4tout, l4con, l6ok, l6tout, l6rsp, l7ok, l7sts };
+// l7tout and l7rsp answer a hand-off worker's check over its control connection.
+enum class CheckStatus {
+    ini,
+    sockerr,
+    l4ok,
+    l4tout,
+    l4con,
+    l6ok,
+    l6tout,
+    l6rsp,
+    l7ok,
+    l7sts,
+    l7tout,
+    l7rsp
+};
 
 // HAProxy's CHK_RES_*: what a status does to the health counter.
 enum class CheckResult { unknown, passed, failed };

@@ -13,6 +13,7 @@
 #include "common/balance/balancer.hpp"
 #include "common/net/asio.hpp"
 #include "common/net/counters.hpp"
+#include "common/net/handoff_target.hpp"
 #include "config/model.hpp"
 
 namespace tierlb::net {
@@ -30,6 +31,7 @@ struct ServerStats {
 struct ServerRuntime {
     const config::Server* config = nullptr;
     ServerStats stats;
+    HandoffTarget* handoff = nullptr;  // a `handoff` server: its worker's control connection
     // Administrative state as set by the configuration or the stats socket.
     balance::AdminState admin = balance::AdminState::ready;
     unsigned weight = 1;

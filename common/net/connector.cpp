@@ -96,6 +96,9 @@ Task<bool> connect_to_backend(SessionRecord& record, std::optional<std::uint32_t
             record.assign(server);
         }
         ServerRuntime& target = backend.server(server);
+        if (target.handoff != nullptr) {
+            co_return true;  // nothing to connect: the caller hands the socket over
+        }
         const auto started = Clock::now();
         const ConnectOutcome outcome =
             co_await connect_once(target.config->address, connect_timeout, server_end);

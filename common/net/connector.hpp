@@ -15,7 +15,8 @@
 namespace tierlb::net {
 
 // Connects SERVER (an unattached end) for RECORD, which is counted on the server chosen; the
-// first choice avoids AVOID when another server can take the connection.
+// first choice avoids AVOID when another server can take the connection. A hand-off server
+// is chosen and counted, not connected: SERVER stays unattached.
 // False once RECORD has been failed and logged ("SC" refused, "sC" timeout, "sQ"/"PQ" queue).
 Task<bool> connect_to_backend(SessionRecord& record, std::optional<std::uint32_t> source_hash,
                               PlainEnd& server, std::size_t avoid = balance::no_server);

@@ -152,6 +152,9 @@ Task<CheckOutcome> HealthChecker::check_once(std::size_t server) {
     const Clock::duration connect_limit =
         timeouts.check ? std::min<Clock::duration>(timeouts.connect.value_or(interval), interval)
                        : Clock::duration(interval);
+    if (ServerProbe* probe = servers_[server].probe) {
+        co_return co_await probe->probe(timeouts.check.value_or(interval));
+    }
     const auto started = Clock::now();
     PlainEnd end;
     const ConnectOutcome c = co_await connect_once(conf.address, connect_limit, end);

@@ -5,6 +5,7 @@
 //     LOCAL header) or with check-send-proxy; L4OK, L4TOUT, L4CON (with the system's reason);
 //   - check-ssl then does a TLS handshake: L6OK, L6TOUT, L6RSP. This is what catches a hung
 //     worker: the kernel completes a unix-socket connect into the backlog of a stopped process;
+//   - a hand-off server is asked over its control connection instead (ServerProbe);
 //   - the rise/fall state machine (common/health) decides UP and DOWN; intervals are inter,
 //     fastinter, downinter; the first checks are spread over the first interval;
 //   - a server in maintenance is not checked;
@@ -27,6 +28,15 @@
 
 namespace tierlb::net {
 
+// A server checked otherwise than by connecting to it: a hand-off worker answers a request
+// on its control connection (dispatcher/handoff_channel.hpp).
+class ServerProbe {
+public:
+    virtual ~ServerProbe() = default;
+    // One check, bounded by LIMIT: L7OK, L7TOUT, or L4CON without a connection.
+    virtual Task<health::CheckOutcome> probe(Clock::duration limit) = 0;
+};
+
 class HealthChecker {
 public:
     HealthChecker(Executor executor, BackendRuntime& backend, log::LogSinks logs);
@@ -42,6 +52,9 @@ public:
     // The check state of SERVER, for `show stat` (same thread as the checks).
     std::optional<health::CheckState> state(std::size_t server) const;
 
+    // SERVER is checked through PROBE from now on (before start()).
+    void set_probe(std::size_t server, ServerProbe* probe) { servers_[server].probe = probe; }
+
     // The process serving SERVER is gone (REASON says how) / is back and ready.
     void mark_process_down(std::size_t server, const std::string& reason);
     void mark_process_up(std::size_t server);
@@ -56,6 +69,7 @@ private:
         std::optional<health::CheckState> state;   // only with `check`
         std::unique_ptr<SSL_CTX, SslCtxFree> tls;  // check-ssl's client context
         std::unique_ptr<Timer> timer;
+        ServerProbe* probe = nullptr;
         bool in_maintenance = false;
     };
 

@@ -51,6 +51,13 @@ void Listener::stop() {
     }
 }
 
+void Listener::set_held(bool held) {
+    held_ = held;
+    if (!held_) {
+        accept_some();  // what arrived meanwhile (its readiness was kept)
+    }
+}
+
 void Listener::on_ready(PollWatch*, void* owner) {
     auto* self = static_cast<Listener*>(owner);
     if (!self->paused_) {
@@ -59,7 +66,7 @@ void Listener::on_ready(PollWatch*, void* owner) {
 }
 
 void Listener::accept_some() {
-    if (stopping_ || !started_) {
+    if (stopping_ || !started_ || held_) {
         return;
     }
     if (gates_.full()) {

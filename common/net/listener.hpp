@@ -96,6 +96,9 @@ public:
     void start();
     // Stops accepting and closes the socket (the master may still hold a copy of it).
     void stop();
+    // Stops accepting for a while, leaving connections in the backlog for another process
+    // sharing the socket; then accepts again. On the listener's thread.
+    void set_held(bool held);
 
     const std::string& name() const { return name_; }
     Executor executor() { return executor_; }
@@ -121,6 +124,7 @@ private:
     bool started_ = false;
     bool stopping_ = false;
     bool paused_ = false;
+    bool held_ = false;
     bool continuation_posted_ = false;
     bool resource_error_logged_ = false;
 };

@@ -42,6 +42,15 @@ std::error_code Poller::add(PollWatch& watch, std::uint32_t initial) {
     return {};
 }
 
+void Poller::remove(PollWatch& watch) {
+    if (watch.fd >= 0) {
+        epoll_event unused{};
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, watch.fd, &unused);
+    }
+    watch.subscribed = 0;
+    watch.ready = 0;
+}
+
 void Poller::subscribe(PollWatch& watch, bool writing) {
     const std::uint32_t events =
         writing ? watch.subscribed | EPOLLOUT : watch.subscribed & ~std::uint32_t{EPOLLOUT};

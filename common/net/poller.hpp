@@ -62,6 +62,11 @@ public:
     void want_writable(PollWatch& watch) { subscribe(watch, true); }
     void drop_writable(PollWatch& watch) { subscribe(watch, false); }
 
+    // Takes WATCH.fd out of the set without closing it. Needed before a socket leaves the
+    // process another way than close() (passed to another process, which keeps the file open:
+    // the registration would outlive the watch).
+    void remove(PollWatch& watch);
+
 private:
     void subscribe(PollWatch& watch, bool writing);
     void shutdown() override;

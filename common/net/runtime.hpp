@@ -33,7 +33,7 @@ struct ProcessState {
 
 struct FrontendCounters {
     TrafficCounters traffic;
-    Counter request_errors{0};  // ereq: bad PROXY headers, failed TLS handshakes
+    Counter request_errors{0};  // ereq: bad PROXY headers
     Counter denied{0};          // dreq
     Counter tls_handshakes{0};  // completed, resumed ones included
     Counter tls_resumed{0};
@@ -51,6 +51,7 @@ struct FrontendRuntime {
 
 struct ListenerRuntime {
     const config::Bind* config = nullptr;
+    std::uint32_t index = 0;  // in ProcessRuntime::listeners: names it in hand-off messages
     FrontendRuntime* frontend = nullptr;
     FrontendCounters stats;
     Gate connections;     // the bind's maxconn

@@ -13,8 +13,10 @@
 
 #include <unistd.h>
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "common/balance/source_hash.hpp"
 #include "common/net/connector.hpp"
@@ -34,6 +36,7 @@ struct Accepted {
     ConnectionSlot slot;
     ListenerRuntime* listener = nullptr;
     Clock::time_point at;
+    std::unique_ptr<CloseReport> report;  // a handed-off socket's: tell its dispatcher the end
 };
 
 // The client's addresses as the session knows them: the socket's, or a PROXY header's.
@@ -99,6 +102,38 @@ Task<void> replace_lost_server(TunnelType& tunnel) {
     tunnel.resume();
 }
 
+// Hand-off mode: the client socket goes to the chosen server's worker, which owns the
+// connection from then on. True once handed off; false when that worker cannot take it now
+// (the socket is back in this process's poller, for another choice).
+template <typename TunnelType>
+bool give_to_worker(TunnelType& tunnel, HandoffTarget& target, const SocketAddress& peer) {
+    if constexpr (!std::is_same_v<std::decay_t<decltype(tunnel.client())>, PlainEnd>) {
+        return false;  // a TLS session's socket carries OpenSSL's state: never handed off
+    } else {
+        SessionRecord& record = tunnel.record();
+        PlainEnd& client = tunnel.client();
+        HandoffRequest request;
+        request.fd = client.fd();
+        request.client = peer;
+        request.local = local_address(client.fd());
+        request.listener_index = record.listener().index;
+        request.accepted = std::chrono::system_clock::now() -
+                           std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                               Clock::now() - record.accepted());
+        // Out of the poller first: the worker keeps the socket open, so its registration here
+        // would outlive this session.
+        const std::uint32_t ready = client.watch().ready;
+        tunnel.poller().remove(client.watch());
+        if (target.hand_off(request)) {
+            client.close();  // our copy; the worker has its own
+            record.handed_off();
+            return true;
+        }
+        tunnel.poller().add(client.watch(), ready);
+        return false;
+    }
+}
+
 struct ReplaceLostServer {
     static constexpr bool enabled = true;
     template <typename TunnelType>
@@ -116,6 +151,7 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
         new TunnelType(co_await asio::this_coro::executor,
                        SessionRecord(process, listener, std::move(accepted.slot), accepted.at)));
     SessionRecord& record = tunnel->record();
+    record.set_close_report(std::move(accepted.report));
     ClientAddresses client{accepted.peer, std::nullopt};
     record.set_client(client.source);
     // Readable is a guess (clients usually speak first): one read tells, and a wrong guess
@@ -159,8 +195,33 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
     }
     record.set_backend(*frontend.backend);
     const auto hash = balance::source_hash(client.source);
-    if (!co_await connect_to_backend(record, hash, tunnel->server())) {
-        co_return;
+    BackendRuntime& backend = *frontend.backend;
+    for (std::uint32_t refusals = 0;; ++refusals) {
+        const std::size_t avoid = record.server();
+        if (refusals > 0) {
+            record.unassign();
+        }
+        if (!co_await connect_to_backend(record, hash, tunnel->server(), avoid)) {
+            co_return;
+        }
+        HandoffTarget* handoff = backend.server(record.server()).handoff;
+        if (handoff == nullptr) {
+            break;  // connected: relay
+        }
+        if (give_to_worker(*tunnel, *handoff, accepted.peer)) {
+            co_return;
+        }
+        // That worker could not take it now: another one, counted as a redispatch.
+        ServerRuntime& refused = backend.server(record.server());
+        add(refused.stats.retries);
+        add(backend.retries());
+        add(refused.stats.redispatches);
+        add(backend.redispatches());
+        record.count_retry(true);
+        if (refusals >= backend.config().retries) {
+            record.fail('S', 'C', "no worker could take the connection");
+            co_return;
+        }
     }
     const config::Server& target = *frontend.backend->server(record.server()).config;
     if (target.role != config::ServerRole::external) {

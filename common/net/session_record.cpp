@@ -24,6 +24,24 @@ CompactAddress CompactAddress::of(const SocketAddress& a) {
     return c;
 }
 
+std::optional<SocketAddress> CompactAddress::address() const {
+    if (family == AF_INET) {
+        sockaddr_in in{};
+        in.sin_family = AF_INET;
+        in.sin_port = htons(port);
+        std::memcpy(&in.sin_addr, bytes.data(), 4);
+        return SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&in), sizeof(in));
+    }
+    if (family == AF_INET6) {
+        sockaddr_in6 in6{};
+        in6.sin6_family = AF_INET6;
+        in6.sin6_port = htons(port);
+        std::memcpy(&in6.sin6_addr, bytes.data(), 16);
+        return SocketAddress::from_native(reinterpret_cast<const sockaddr*>(&in6), sizeof(in6));
+    }
+    return std::nullopt;
+}
+
 std::string CompactAddress::host() const {
     if (family == 0) {
         return "unix";
@@ -54,8 +72,9 @@ SessionRecord::SessionRecord(SessionRecord&& other) noexcept
     : process_(other.process_),
       listener_(other.listener_),
       backend_(other.backend_),
-      server_(other.server_),
       accepted_(other.accepted_),
+      report_(std::move(other.report_)),
+      server_(other.server_),
       client_(other.client_),
       wait_ms_(other.wait_ms_),
       connect_ms_(other.connect_ms_),
@@ -73,7 +92,7 @@ SessionRecord::~SessionRecord() {
 }
 
 void SessionRecord::assign(std::size_t server) {
-    server_ = server;
+    server_ = static_cast<std::uint32_t>(server);
     backend_->server(server).stats.last_session.store(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
@@ -82,10 +101,10 @@ void SessionRecord::assign(std::size_t server) {
 }
 
 void SessionRecord::unassign() {
-    if (backend_ != nullptr && server_ != balance::no_server) {
+    if (backend_ != nullptr && server_ != no_index) {
         backend_->release(server_);
     }
-    server_ = balance::no_server;
+    server_ = no_index;
 }
 
 void SessionRecord::count_retry(bool redispatched) {
@@ -101,9 +120,18 @@ void SessionRecord::on_bytes(Direction d, std::size_t n) {
     account(listener_->frontend->stats.traffic);
     if (backend_ != nullptr) {
         account(backend_->traffic());
-        if (server_ != balance::no_server) {
+        if (server_ != no_index) {
             account(backend_->server(server_).stats.traffic);
         }
+    }
+}
+
+void SessionRecord::handed_off() {
+    settled_ = true;
+    listener_->stats.traffic.closed();
+    listener_->frontend->stats.traffic.closed();
+    if (std::exchange(holds_slot_, false)) {
+        gates_of(*process_, *listener_).leave();
     }
 }
 
@@ -172,8 +200,7 @@ void SessionRecord::settle(const TunnelResult& result, bool log_session) {
     }
     settled_ = true;
     FrontendRuntime& frontend = *listener_->frontend;
-    if (result.termination[0] == 'S' && result.termination[1] == 'D' &&
-        server_ != balance::no_server) {
+    if (result.termination[0] == 'S' && result.termination[1] == 'D' && server_ != no_index) {
         add(backend_->server(server_).stats.response_errors);
     }
     const bool log_it = log_session && !frontend.logs.empty() && frontend.config->tcplog &&
@@ -190,9 +217,8 @@ void SessionRecord::settle(const TunnelResult& result, bool log_session) {
         f.frontend_ssl = tls_;
         f.backend = backend_ != nullptr ? std::string_view(backend_->name())
                                         : std::string_view(frontend.config->name);
-        f.server = server_ != balance::no_server
-                       ? std::string_view(backend_->server(server_).config->name)
-                       : std::string_view("<NOSRV>");
+        f.server = server_ != no_index ? std::string_view(backend_->server(server_).config->name)
+                                       : std::string_view("<NOSRV>");
         f.wait_ms = wait_ms_;
         f.connect_ms = connect_ms_;
         f.total_ms = to_ms(now - accepted_);
@@ -204,7 +230,7 @@ void SessionRecord::settle(const TunnelResult& result, bool log_session) {
         f.beconn =
             backend_ != nullptr ? static_cast<unsigned>(get(backend_->traffic().current)) : 0;
         f.srv_conn =
-            server_ != balance::no_server
+            server_ != no_index
                 ? static_cast<unsigned>(get(backend_->server(server_).stats.traffic.current))
                 : 0;
         f.retries = retries_;
@@ -212,11 +238,21 @@ void SessionRecord::settle(const TunnelResult& result, bool log_session) {
         f.backend_queue = backend_ != nullptr ? backend_->queued() : 0;
         frontend.logs.send(log::Severity::info, log::format_tcplog(f));
     }
-    if (server_ != balance::no_server) {
+    if (server_ != no_index) {
         backend_->release(server_);
     }
     if (backend_ != nullptr) {
         backend_->traffic().closed();
+    }
+    if (report_) {
+        SessionSummary summary;
+        summary.client = client_.address();
+        summary.accepted = accepted_;
+        summary.bytes_in = result.to_server;
+        summary.bytes_out = result.to_client;
+        summary.termination[0] = result.termination[0];
+        summary.termination[1] = result.termination[1];
+        std::exchange(report_, nullptr)->closed(summary);
     }
     listener_->stats.traffic.closed();
     frontend.stats.traffic.closed();

@@ -7,6 +7,8 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string_view>
 
 #include "common/net/listener.hpp"
@@ -23,6 +25,24 @@ struct CompactAddress {
 
     static CompactAddress of(const SocketAddress& a);
     std::string host() const;
+    std::optional<SocketAddress> address() const;  // none for unix
+};
+
+// How a session ended, for whoever handed it over (hand-off mode).
+struct SessionSummary {
+    std::optional<SocketAddress> client;  // none for a unix client
+    Clock::time_point accepted;
+    std::uint64_t bytes_in = 0;   // from the client
+    std::uint64_t bytes_out = 0;  // to the client
+    char termination[2] = {'-', '-'};
+};
+
+// Told once when the session ends: the control connection of the dispatcher that handed the
+// socket over, which counts the connection on this worker until then.
+class CloseReport {
+public:
+    virtual ~CloseReport() = default;
+    virtual void closed(const SessionSummary& summary) = 0;
 };
 
 class SessionRecord {
@@ -34,6 +54,7 @@ public:
     ~SessionRecord();
 
     void set_client(const SocketAddress& client) { client_ = CompactAddress::of(client); }
+    void set_close_report(std::unique_ptr<CloseReport> report) { report_ = std::move(report); }
     // The PROXY header and the TLS handshake went through: a session in stot from now on.
     void begin_session();
     void set_tls(bool tls) { tls_ = tls; }
@@ -57,9 +78,15 @@ public:
     }
 
     BackendRuntime* backend() const { return backend_; }
-    std::size_t server() const { return server_; }
+    Clock::time_point accepted() const { return accepted_; }
+    std::size_t server() const { return server_ == no_index ? balance::no_server : server_; }
     FrontendRuntime& frontend() const { return *listener_->frontend; }
     ListenerRuntime& listener() const { return *listener_; }
+
+    // The worker of a hand-off server owns the connection now: it leaves this process's
+    // gates and frontend, and stays counted on its server (and backend) until the worker
+    // reports its end (dispatcher/handoff_channel.hpp). Nothing is logged here.
+    void handed_off();
 
     // The tunnel's interface.
     void on_bytes(Direction d, std::size_t n);
@@ -84,8 +111,11 @@ private:
     ProcessState* process_;
     ListenerRuntime* listener_;
     BackendRuntime* backend_ = nullptr;
-    std::size_t server_ = balance::no_server;
     Clock::time_point accepted_;
+    std::unique_ptr<CloseReport> report_;  // hand-off mode only
+    // 32 bits, next to the address: every idle connection holds a record.
+    static constexpr std::uint32_t no_index = UINT32_MAX;
+    std::uint32_t server_ = no_index;
     CompactAddress client_;
     std::int32_t wait_ms_ = -1;
     std::int32_t connect_ms_ = -1;

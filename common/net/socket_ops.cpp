@@ -50,7 +50,7 @@ std::string bind_error(const SocketAddress& address, int error) {
 }  // namespace
 
 Expected<int> open_listener(const SocketAddress& address, const ListenOptions& options) {
-    const int fd = ::socket(address.domain(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    const int fd = ::socket(address.domain(), options.type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return unexpected(address.to_string() + ": cannot create a socket: " + errno_text(errno));
     }
@@ -64,25 +64,46 @@ Expected<int> open_listener(const SocketAddress& address, const ListenOptions& o
         if (options.reuse_port) {
             ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
         }
-    } else if (address.family() == AddressFamily::unix_path && is_stale_unix_socket(address)) {
+    } else if (address.family() == AddressFamily::unix_path && !options.take_over &&
+               is_stale_unix_socket(address)) {
         ::unlink(address.unix_name().c_str());
     }
-    if (::bind(fd, address.native(), address.length()) != 0) {
+    // Taking over a path: bind a temporary name beside it, then rename it over the path, so
+    // that the path always answers (HAProxy does the same on reload).
+    const bool renamed = options.take_over && address.family() == AddressFamily::unix_path;
+    const std::string path =
+        address.family() == AddressFamily::unix_path ? address.unix_name() : "";
+    const std::string temporary = path + "." + std::to_string(::getpid()) + ".tmp";
+    if (renamed) {
+        auto at = parse_address("unix@" + temporary, AddressUse::bind);
+        if (!at) {
+            return fail(address.to_string() + ": " + at.error());
+        }
+        ::unlink(temporary.c_str());
+        if (::bind(fd, at->native(), at->length()) != 0) {
+            return fail(at->to_string() + ": " + errno_text(errno));
+        }
+    } else if (::bind(fd, address.native(), address.length()) != 0) {
         return fail(bind_error(address, errno));
     }
     if (address.family() == AddressFamily::unix_path) {
-        const std::string path = address.unix_name();
-        if (options.mode && ::chmod(path.c_str(), *options.mode) != 0) {
+        const std::string& bound = renamed ? temporary : path;
+        if (options.mode && ::chmod(bound.c_str(), *options.mode) != 0) {
             return fail(address.to_string() + ": chmod: " + errno_text(errno));
         }
         if ((options.owner || options.group) &&
-            ::chown(path.c_str(), options.owner.value_or(static_cast<uid_t>(-1)),
+            ::chown(bound.c_str(), options.owner.value_or(static_cast<uid_t>(-1)),
                     options.group.value_or(static_cast<gid_t>(-1))) != 0) {
             return fail(address.to_string() + ": chown: " + errno_text(errno));
         }
     }
     if (::listen(fd, options.backlog) != 0) {
         return fail(address.to_string() + ": listen: " + errno_text(errno));
+    }
+    if (renamed && ::rename(temporary.c_str(), path.c_str()) != 0) {
+        const int error = errno;
+        ::unlink(temporary.c_str());
+        return fail(address.to_string() + ": rename: " + errno_text(error));
     }
     return fd;
 }

@@ -15,6 +15,10 @@ namespace tierlb::net {
 struct ListenOptions {
     int backlog = 1024;
     bool reuse_port = false;  // several processes share one TCP address (process N-M)
+    int type = SOCK_STREAM;   // or SOCK_SEQPACKET (unix only: hand-off control connections)
+    // A unix path held by a live socket is taken over rather than refused (a reloaded
+    // process's stats socket): bound beside it, then renamed over it.
+    bool take_over = false;
     std::optional<mode_t> mode;
     std::optional<uid_t> owner;
     std::optional<gid_t> group;

@@ -98,6 +98,10 @@ int check_status_code(health::CheckStatus status) {
             return 10;
         case health::CheckStatus::l6rsp:
             return 11;
+        case health::CheckStatus::l7tout:
+            return 12;
+        case health::CheckStatus::l7rsp:
+            return 13;
         case health::CheckStatus::l7ok:
             return 15;
         case health::CheckStatus::l7sts:

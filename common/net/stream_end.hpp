@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "common/net/poller.hpp"
 #include "common/net/socket_ops.hpp"
@@ -69,6 +70,12 @@ public:
     void shutdown_write() { ::shutdown(watch_.fd, SHUT_WR); }
 
     std::string describe(const IoResult& r) const { return errno_text(r.error); }
+
+    // Gives the socket up without closing it (hand-off): out of POLLER, and no longer ours.
+    int release(Poller& poller) {
+        poller.remove(watch_);
+        return std::exchange(watch_.fd, -1);
+    }
 
     // Closing also takes the socket out of the poller.
     void close() {

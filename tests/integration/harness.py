@@ -247,6 +247,14 @@ class EchoBackend:
         self.close()
 
 
+def load_iterations(stop, limit=120.0):
+    """Iterations of a load loop: until the event STOP is set, for LIMIT seconds at most (a
+    test that fails before setting it must not leave a thread spinning)."""
+    deadline = time.monotonic() + limit
+    while not stop.is_set() and time.monotonic() < deadline:
+        yield
+
+
 def read_text(path):
     """The whole text of PATH, the file closed again."""
     with open(path) as f:

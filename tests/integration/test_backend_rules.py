@@ -198,7 +198,7 @@ class Threads(unittest.TestCase):
                         with lock:
                             socks.append(s)
 
-                threads = [threading.Thread(target=opener) for _ in range(4)]
+                threads = [threading.Thread(target=opener, daemon=True) for _ in range(4)]
                 for t in threads:
                     t.start()
                 for t in threads:

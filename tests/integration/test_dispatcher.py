@@ -10,8 +10,8 @@ import threading
 import time
 import unittest
 
-from harness import (EchoBackend, Tierlb, connect, echo_once, run_tierlb, server_sessions,
-                     show_stat, unique, wait_until)
+from harness import (EchoBackend, Tierlb, connect, echo_once, load_iterations, run_tierlb,
+                     server_sessions, show_stat, unique, wait_until)
 from topology import two_tier
 
 
@@ -97,7 +97,7 @@ class Failover(unittest.TestCase):
 
                 def clients():
                     i = 0
-                    while not stop.is_set():
+                    for _ in load_iterations(stop):
                         payload = b"client %d" % i
                         started = time.monotonic()
                         try:
@@ -107,7 +107,7 @@ class Failover(unittest.TestCase):
                         results.append((started, ok))
                         i += 1
 
-                t = threading.Thread(target=clients)
+                t = threading.Thread(target=clients, daemon=True)
                 t.start()
                 wait_until(lambda: len(results) >= 20, message="traffic before the kill")
                 lb.log.wait_for(r"process 2 ready")
@@ -165,7 +165,7 @@ class Relay(unittest.TestCase):
                             break
                         received.extend(chunk)
 
-                t = threading.Thread(target=reader)
+                t = threading.Thread(target=reader, daemon=True)
                 t.start()
                 s.sendall(payload)
                 t.join(20)

@@ -9,8 +9,8 @@ import threading
 import time
 import unittest
 
-from harness import (EchoBackend, Tierlb, connect, echo_once, server_sessions, show_stat,
-                     unique, wait_until)
+from harness import (EchoBackend, Tierlb, connect, echo_once, load_iterations, server_sessions,
+                     show_stat, unique, wait_until)
 from tls_certs import self_signed
 from topology import two_tier
 
@@ -84,7 +84,7 @@ class ChecksAndDeath(unittest.TestCase):
                 stop = threading.Event()
 
                 def clients():
-                    while not stop.is_set():
+                    for _ in load_iterations(stop):
                         started = time.monotonic()
                         try:
                             ok = echo_once(port, b"steady") == b"steady"
@@ -92,7 +92,7 @@ class ChecksAndDeath(unittest.TestCase):
                             ok = False
                         results.append((started, ok))
 
-                t = threading.Thread(target=clients)
+                t = threading.Thread(target=clients, daemon=True)
                 t.start()
                 wait_until(lambda: len(results) > 20, message="traffic before the kill")
                 victim = lb.pid_of(2)
@@ -243,7 +243,7 @@ class Reload(unittest.TestCase):
 
                 def chat():
                     # Every long-lived connection exchanges a message every 100 ms.
-                    while not stop.is_set():
+                    for _ in load_iterations(stop):
                         for i, s in enumerate(long_lived):
                             try:
                                 s.sendall(b"%d" % i)
@@ -255,7 +255,7 @@ class Reload(unittest.TestCase):
                         time.sleep(0.1)
 
                 def churn():
-                    while not stop.is_set():
+                    for _ in load_iterations(stop):
                         try:
                             if echo_once(port, b"new") != b"new":
                                 failures.append(("new", "bad echo"))
@@ -263,7 +263,8 @@ class Reload(unittest.TestCase):
                         except OSError as e:
                             failures.append(("new", e))
 
-                threads = [threading.Thread(target=chat), threading.Thread(target=churn)]
+                threads = [threading.Thread(target=chat, daemon=True),
+                           threading.Thread(target=churn, daemon=True)]
                 for t in threads:
                     t.start()
                 wait_until(lambda: len(served) >= 50, message="traffic before the reload")
@@ -315,6 +316,43 @@ class Reload(unittest.TestCase):
                 lb.log.wait_for(r"process 1 of the previous configuration \(pid %d\) exited"
                                 % old_dispatcher, start=mark)
                 self.assertEqual(echo_once(port), b"ping")  # the new generation serves
+
+    def test_a_new_process_that_cannot_start_undoes_the_reload(self):
+        """A stats socket on an abns@ name cannot be bound twice, so the reloaded dispatcher
+        cannot start: the reload is undone, the previous processes serve on, and a later
+        reload (without that socket) works."""
+        with EchoBackend() as backend:
+            name = unique("stats")
+            config, _, _ = two_tier(backend.port, workers=1,
+                                    global_extra="stats socket abns@%s process 1" % name)
+            with Tierlb(config) as lb:
+                port = lb.port("dispatcher")
+                before = (lb.pid_of(1), lb.pid_of(2))
+                long_lived = connect(port)
+                self.addCleanup(long_lived.close)
+                mark = lb.log.count()
+                lb.process.send_signal(signal.SIGUSR2)
+                lb.log.wait_for(r"master: reload failed: process 1 of the new configuration "
+                                r"could not start \(exited with code 2\); the previous "
+                                r"processes keep serving", start=mark)
+                self.assertTrue(all(os.path.exists("/proc/%d" % pid) for pid in before))
+                self.assertEqual(echo_once(port), b"ping")
+                long_lived.sendall(b"alive")
+                self.assertEqual(long_lived.recv(10), b"alive")
+                # The new worker that did start stops again, softly.
+                lb.log.wait_for(r"process 2 of the previous configuration \(pid \d+\) exited",
+                                start=mark)
+                self.assertEqual(lb.pid_of(2) != before[1], True)  # it was started...
+                self.assertTrue(os.path.exists("/proc/%d" % before[1]))  # ...and left
+                # Without the abns@ stats socket, the next reload goes through.
+                with open(lb.config_path) as f:
+                    text = f.read()
+                with open(lb.config_path, "w") as f:
+                    f.write(text.replace("    stats socket abns@%s process 1\n" % name, ""))
+                mark = lb.log.count()
+                lb.process.send_signal(signal.SIGUSR2)
+                lb.log.wait_for(r"master: reload done", start=mark)
+                self.assertEqual(echo_once(port), b"ping")
 
     def test_an_invalid_file_changes_nothing(self):
         with EchoBackend() as backend:

@@ -25,6 +25,8 @@ TEST_CASE("check statuses carry HAProxy's codes, descriptions and results", "[he
         {CheckStatus::l6rsp, "L6RSP", "Layer6 invalid response", CheckResult::failed, false},
         {CheckStatus::l7ok, "L7OK", "Layer7 check passed", CheckResult::passed, true},
         {CheckStatus::l7sts, "L7STS", "Layer7 wrong status", CheckResult::failed, true},
+        {CheckStatus::l7tout, "L7TOUT", "Layer7 timeout", CheckResult::failed, true},
+        {CheckStatus::l7rsp, "L7RSP", "Layer7 invalid response", CheckResult::failed, true},
     }));
     CAPTURE(c.code);
     CHECK(std::string(tierlb::health::short_code(c.status)) == c.code);

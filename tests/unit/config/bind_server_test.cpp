@@ -230,3 +230,29 @@ TEST_CASE("server options: rejected forms", "[config][server]") {
     CHECK_FALSE(loaded.config);
     CHECK(loaded.has(4, c.reason));
 }
+
+TEST_CASE("handoff: a TLS frontend's connections cannot be handed off", "[config][server]") {
+    auto loaded = load(
+        "listen l\n    bind 127.0.0.1:0 ssl crt a.pem\n    timeout client 1h\n"
+        "    server w abns@w handoff\n");
+    INFO(loaded.text());
+    CHECK_FALSE(loaded.config);
+    CHECK(loaded.has(4, "a TLS connection cannot be handed to another process"));
+}
+
+TEST_CASE("servers whose address is a bind here are workers", "[config][server]") {
+    auto loaded = load(
+        "listen d\n    bind 127.0.0.1:0\n    timeout client 1h\n"
+        "    server a abns@a send-proxy\n    server b abns@b handoff\n"
+        "    server c abns@c send-proxy\n    server x 127.0.0.1:9\n"
+        "listen w\n    bind abns@a process 2 accept-proxy ssl crt a.pem\n"
+        "    bind abns@b process 3 accept-handoff\n    bind abns@c process 4 accept-proxy\n"
+        "    timeout client 1h\n    server app 127.0.0.1:8\n");
+    INFO(loaded.text());
+    REQUIRE(loaded.config);
+    const auto& servers = loaded.config->proxies[0].servers;
+    CHECK(servers[0].role == ServerRole::tls_worker);
+    CHECK(servers[1].role == ServerRole::external);  // handed off, not relayed: no replay
+    CHECK(servers[2].role == ServerRole::worker);
+    CHECK(servers[3].role == ServerRole::external);
+}
