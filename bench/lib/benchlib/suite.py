@@ -42,7 +42,7 @@ def parse(argv, parse_args, add_common_arguments):
     profile.add_argument("--quick", dest="profile", action="store_const", const="quick",
                          help="under 5 minutes on 2 cores (default)")
     profile.add_argument("--full", dest="profile", action="store_const", const="full",
-                         help="every scenario's full profile (about 35 minutes)")
+                         help="every scenario's full profile (about 30 minutes)")
     p.set_defaults(profile="quick")
     p.add_argument("--only", default=",".join(ORDER),
                    help=f"comma-separated scenarios, from {','.join(ORDER)}")
