@@ -258,6 +258,9 @@ class Scenario(LonglivedScenarioBase):
         prefix = f"bench-{os.getpid()}-{self.instances}-"
         try:
             instance = system.start(backend_port, "echo", prefix)
+        except OSError as e:  # e.g. the executable is being rebuilt: skip this start only
+            self.note(f"{name} W={w}: could not start: {e}")
+            return
         except Unavailable as e:
             self.unavailable[name] = f"not available: {e}"
             self.skipped[name] = str(e)
