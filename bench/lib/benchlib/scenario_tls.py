@@ -23,7 +23,8 @@ from . import procs
 from . import report
 from .report import Figure
 from .scenario_base import ScenarioBase, parse_result
-from .systems import HaproxyOneProc, HaproxyTwoTier, TierlbTwoTier, TlsSetup, Unavailable
+from .systems import (HaproxyOneProc, HaproxyTwoTier, TierlbHandoff, TierlbTwoTier, TlsSetup,
+                      Unavailable)
 
 PROFILES = {
     "quick": {"reps": 3, "duration": 3.0, "warmup": 1.0},
@@ -33,7 +34,8 @@ PROFILES = {
 HAPROXY2 = HaproxyTwoTier.name
 HAPROXY1 = HaproxyOneProc.name
 TIERLB = TierlbTwoTier.name
-SYSTEMS = (HAPROXY2, HAPROXY1, TIERLB)
+HANDOFF = TierlbHandoff.name
+SYSTEMS = (HAPROXY2, HAPROXY1, TIERLB, HANDOFF)
 SERVER_NAME = "bench.tierlb.test"
 
 KEYS = {
@@ -184,6 +186,9 @@ class Scenario(ScenarioBase):
                                                    self.config_dir, tls))
             elif name == TIERLB:
                 self.systems.append(TierlbTwoTier(tools["tierlb"], o.workers, registry,
+                                                  self.config_dir, tls))
+            elif name == HANDOFF:
+                self.systems.append(TierlbHandoff(tools["tierlb"], o.workers, registry,
                                                   self.config_dir, tls))
 
     def tls_args(self):
@@ -488,8 +493,8 @@ class Scenario(ScenarioBase):
     def report_markdown(self, machine_pairs, started, elapsed_s, interrupted):
         o = self.o
         names = [s.name for s in self.systems]
-        ratios = [(TIERLB, other) for other in (HAPROXY2, HAPROXY1)
-                  if TIERLB in names and other in names]
+        ratios = [(ours, other) for ours in (TIERLB, HANDOFF) for other in (HAPROXY2, HAPROXY1)
+                  if ours in names and other in names]
         status = [f"- **{s.name}**: " + (self.unavailable.get(s.name) or "ok")
                   for s in self.systems]
         label = KEYS[o.key][2]
