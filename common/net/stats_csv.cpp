@@ -106,30 +106,26 @@ const Fields& template_of(Kind kind) {
     return templates[static_cast<std::size_t>(kind)];
 }
 
-// One CSV line being filled.
+// One line being filled: the template's values, then the computed ones (unquoted: quoting is
+// the CSV writer's business).
 class Line {
 public:
     explicit Line(Kind kind) {
         const Fields& fields = template_of(kind);
-        for (std::size_t i = 0; i < col::count; ++i) {
-            values_[i] = fields[i];
-        }
+        line_.values.assign(fields.begin(), fields.end());
     }
-    void set(std::size_t column, std::string_view text) { values_[column] = csv_field(text); }
-    void set(std::size_t column, std::uint64_t n) { values_[column] = std::to_string(n); }
-    void set_signed(std::size_t column, std::int64_t n) { values_[column] = std::to_string(n); }
+    void set(std::size_t column, std::string_view text) { line_.values[column] = text; }
+    void set(std::size_t column, std::uint64_t n) { line_.values[column] = std::to_string(n); }
+    void set_signed(std::size_t column, std::int64_t n) {
+        line_.values[column] = std::to_string(n);
+    }
     void set_optional(std::size_t column, std::uint64_t n) {
-        values_[column] = n == 0 ? std::string() : std::to_string(n);
+        line_.values[column] = n == 0 ? std::string() : std::to_string(n);
     }
-    void append_to(std::string& out) const {
-        for (const auto& v : values_) {
-            out.append(v).push_back(',');
-        }
-        out.push_back('\n');
-    }
+    void append_to(std::vector<StatLine>& out) { out.push_back(std::move(line_)); }
 
 private:
-    std::array<std::string, col::count> values_;
+    StatLine line_;
 };
 
 struct Clocks {
@@ -200,7 +196,7 @@ const char* frontend_status(const ProcessRuntime&, const FrontendRuntime& fronte
     return frontend.stopped.load(std::memory_order_relaxed) ? "STOP" : "OPEN";
 }
 
-void frontend_line(std::string& out, const ProcessRuntime& runtime,
+void frontend_line(std::vector<StatLine>& out, const ProcessRuntime& runtime,
                    const FrontendRuntime& frontend) {
     Line line(Kind::frontend);
     const config::Proxy& proxy = *frontend.config;
@@ -272,9 +268,9 @@ struct ServerSnapshot {
     std::optional<health::CheckState> check;
 };
 
-void server_line(std::string& out, const ProcessRuntime& runtime, const BackendRuntime& backend,
-                 std::size_t index, const ServerSnapshot& snap, const StatOptions& options,
-                 const Clocks& clocks) {
+void server_line(std::vector<StatLine>& out, const ProcessRuntime& runtime,
+                 const BackendRuntime& backend, std::size_t index, const ServerSnapshot& snap,
+                 const StatOptions& options, const Clocks& clocks) {
     const ServerRuntime& server = backend.server(index);
     const config::Server& conf = *server.config;
     const ServerStats& stats = server.stats;
@@ -353,9 +349,9 @@ BackendTotals totals_of(const BackendRuntime& backend, const std::vector<ServerS
     return t;
 }
 
-void backend_line(std::string& out, const ProcessRuntime& runtime, const BackendRuntime& backend,
-                  const std::vector<ServerSnapshot>& snaps, const StatOptions& options,
-                  const Clocks& clocks) {
+void backend_line(std::vector<StatLine>& out, const ProcessRuntime& runtime,
+                  const BackendRuntime& backend, const std::vector<ServerSnapshot>& snaps,
+                  const StatOptions& options, const Clocks& clocks) {
     const BackendTotals t = totals_of(backend, snaps);
     Line line(Kind::backend);
     set_identity(line, runtime, backend.config(), "BACKEND", 0);
@@ -385,8 +381,9 @@ void backend_line(std::string& out, const ProcessRuntime& runtime, const Backend
     line.append_to(out);
 }
 
-void backend_lines(std::string& out, const ProcessRuntime& runtime, const BackendRuntime& backend,
-                   const StatOptions& options, const Clocks& clocks) {
+void backend_lines(std::vector<StatLine>& out, const ProcessRuntime& runtime,
+                   const BackendRuntime& backend, const StatOptions& options,
+                   const Clocks& clocks) {
     const StatFilter& filter = options.filter;
     std::vector<ServerSnapshot> snaps;
     snaps.reserve(backend.size());
@@ -476,7 +473,7 @@ std::string csv_field(std::string_view text) {
     return quoted;
 }
 
-std::string show_stat(const ProcessRuntime& runtime, const StatOptions& options) {
+std::vector<StatLine> stat_lines(const ProcessRuntime& runtime, const StatOptions& options) {
     Clocks clocks;
     clocks.now = options.now.value_or(Clock::now());
     clocks.wall_seconds =
@@ -484,7 +481,7 @@ std::string show_stat(const ProcessRuntime& runtime, const StatOptions& options)
             options.wall_now.value_or(std::chrono::system_clock::now()).time_since_epoch())
             .count();
     const StatFilter& filter = options.filter;
-    std::string out = stat_header();
+    std::vector<StatLine> out;
     for (const Section& s : sections_of(runtime)) {
         if (filter.proxy_id && *filter.proxy_id != s.proxy->id) {
             continue;
@@ -497,6 +494,27 @@ std::string show_stat(const ProcessRuntime& runtime, const StatOptions& options)
         }
     }
     return out;
+}
+
+std::string_view StatLine::operator[](std::string_view column) const {
+    const auto found = std::find(column_names.begin(), column_names.end(), column);
+    const auto index = static_cast<std::size_t>(found - column_names.begin());
+    return index < values.size() ? std::string_view(values[index]) : std::string_view();
+}
+
+std::string stat_csv(const std::vector<StatLine>& lines) {
+    std::string out = stat_header();
+    for (const StatLine& line : lines) {
+        for (const auto& value : line.values) {
+            out.append(csv_field(value)).push_back(',');
+        }
+        out.push_back('\n');
+    }
+    return out;
+}
+
+std::string show_stat(const ProcessRuntime& runtime, const StatOptions& options) {
+    return stat_csv(stat_lines(runtime, options));
 }
 
 }  // namespace tierlb::net

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/health/check_state.hpp"
 #include "common/net/runtime.hpp"
@@ -55,6 +56,22 @@ std::uint64_t global_maxconn(const ProcessRuntime& runtime);
 // The header line, "# pxname,...,h1_spliced_bytes_out,\n".
 const std::string& stat_header();
 
+// One line of `show stat` before it is written: the value of each column, unquoted. The stats
+// page and the Prometheus metrics (stats_html.hpp, stats_metrics.hpp) read these lines, so
+// that every view of the stats shows the same state.
+struct StatLine {
+    std::vector<std::string> values;  // one per column, in HAProxy's order
+
+    // The value of the column named COLUMN ("scur", "status"); empty for an unknown name.
+    std::string_view operator[](std::string_view column) const;
+};
+
+std::vector<StatLine> stat_lines(const ProcessRuntime& runtime, const StatOptions& options = {});
+
+// The header line, then LINES as CSV.
+std::string stat_csv(const std::vector<StatLine>& lines);
+
+// stat_csv(stat_lines(RUNTIME, OPTIONS)).
 std::string show_stat(const ProcessRuntime& runtime, const StatOptions& options = {});
 
 // A field as HAProxy writes it in CSV: quoted (with quotes doubled) only when it holds a

@@ -7,7 +7,7 @@
 // Whatever a client does costs it at most its own connection: a command longer than
 // max_command closes it, every read and every write is bounded by the timeout, answers of any
 // size are written asynchronously, and at most max_clients are served at once (HAProxy's
-// `stats maxconn` default); the others wait in the listen backlog.
+// `stats maxconn` default); the others wait in the listen backlog (service_listener.hpp).
 //
 // Runs on one executor; start() and stop() may be called from any thread, the destructor
 // stops. The server owns the listening descriptor from construction (closed by stop()). It
@@ -19,6 +19,7 @@
 
 #include "common/net/asio.hpp"
 #include "common/net/runtime.hpp"
+#include "common/net/service_listener.hpp"
 #include "common/net/stats_csv.hpp"
 #include "config/model.hpp"
 
@@ -48,8 +49,12 @@ public:
     std::uint64_t total_connections() const;
 
 private:
-    struct State;
-    std::shared_ptr<State> state_;
+    struct Shared;
+    static Task<void> serve(std::shared_ptr<const Shared> shared, Socket& socket,
+                            const ClientCounts& counts);
+
+    std::shared_ptr<Shared> shared_;
+    std::unique_ptr<ServiceListener> listener_;
 };
 
 }  // namespace tierlb::net
