@@ -9,6 +9,7 @@
 
 #include "common/log/event_log.hpp"
 #include "common/net/socket_ops.hpp"
+#include "common/net/stats_http_server.hpp"
 #include "common/net/stats_server.hpp"
 #include "dispatcher/session.hpp"
 #include "master/listeners.hpp"
@@ -42,6 +43,7 @@ std::uint32_t prepare_fd_limit(const config::Configuration& config) {
 
 struct ProcessHost::Stats {
     std::vector<std::unique_ptr<net::StatsServer>> servers;
+    std::vector<std::unique_ptr<net::ServiceListener>> pages;  // stats http
 };
 
 ProcessHost::ProcessHost(config::ConfigurationPtr config, int number) : config_(std::move(config)) {
@@ -332,6 +334,16 @@ std::optional<std::string> ProcessHost::start_stats() {
     stats_ = std::make_unique<Stats>();
     const bool take_over = std::getenv("TIERLB_TAKEOVER") != nullptr;
     ::unsetenv("TIERLB_TAKEOVER");
+    // The health-check columns: the checkers run on contexts_[0], as the stats servers do.
+    const net::CheckLookup checks = [this](const net::BackendRuntime& backend,
+                                           std::size_t index) -> std::optional<health::CheckState> {
+        for (const auto& checker : checkers_) {
+            if (&checker->backend() == &backend) {
+                return checker->state(index);
+            }
+        }
+        return std::nullopt;
+    };
     for (const auto& socket : config_->global.stats_sockets) {
         if (!socket.process.contains(runtime_.state.number)) {
             continue;
@@ -348,17 +360,31 @@ std::optional<std::string> ProcessHost::start_stats() {
         auto server =
             std::make_unique<net::StatsServer>(contexts_[0]->get_executor(), *fd, socket.level,
                                                config_->global.stats_timeout, runtime_);
-        server->set_checks([this](const net::BackendRuntime& backend,
-                                  std::size_t index) -> std::optional<health::CheckState> {
-            for (const auto& checker : checkers_) {
-                if (&checker->backend() == &backend) {
-                    return checker->state(index);
-                }
-            }
-            return std::nullopt;
-        });
+        server->set_checks(checks);
         server->start();
         stats_->servers.push_back(std::move(server));
+    }
+    for (const auto& page : config_->global.stats_http) {
+        if (!page.process.contains(runtime_.state.number)) {
+            continue;
+        }
+        net::ListenOptions options;
+        options.backlog = 64;
+        options.take_over = take_over;
+        // A reloaded process binds while the one it replaces still listens, and `process 1-2`
+        // shares the port: both need SO_REUSEPORT on every socket of the port.
+        options.reuse_port = page.address.is_inet();
+        auto fd = net::open_listener(page.address, options);
+        if (!fd) {
+            return "stats http (" + page.where.file + ":" + std::to_string(page.where.line) +
+                   "): cannot bind: " + fd.error();
+        }
+        const std::string bound = net::local_address(*fd).to_string();
+        auto server = net::make_stats_http_server(contexts_[0]->get_executor(), *fd,
+                                                  config_->global.stats_timeout, runtime_, checks);
+        server->start();
+        stats_->pages.push_back(std::move(server));
+        log::notice("process {}: stats http listening on {}", runtime_.state.number, bound);
     }
     return std::nullopt;
 }

@@ -3,23 +3,13 @@
 // passes the client's address on) and parsed back.
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <optional>
 #include <span>
 #include <string>
 
 #include "common/proxy_protocol/encode.hpp"
 #include "common/proxy_protocol/parse.hpp"
-
-// Checked in every build type: a fuzz run must stop on the first broken invariant.
-#define FUZZ_ASSERT(condition)                                                                     \
-    do {                                                                                           \
-        if (!(condition)) {                                                                        \
-            std::fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #condition); \
-            std::abort();                                                                          \
-        }                                                                                          \
-    } while (false)
+#include "fuzz_assert.hpp"
 
 namespace pp = tierlb::proxy_protocol;
 
