@@ -104,6 +104,10 @@ std::optional<std::string> BindTls::configure(SSL_CTX* ctx, const CertificateOpt
     // Idle connections give their read and write buffers back (memory per idle connection).
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Bulk transfers: several records per recv() rather than two calls per record (header,
+    // then body). The buffer is released when idle like the others.
+    SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
     // Resumption is by tickets, shared by every worker; with no-tls-tickets, by this process's
     // session cache (HAProxy keeps a cache too).
     SSL_CTX_set_session_cache_mode(

@@ -51,6 +51,9 @@ public:
         return r == 1 ? net::IoResult{} : result_of(r);
     }
 
+    // Plaintext OpenSSL holds already (read ahead), readable without a system call.
+    bool has_buffered() const { return ssl_ != nullptr && SSL_has_pending(ssl_) == 1; }
+
     bool can_read() const {
         return (watch_.ready & net::readable) != 0 || (ssl_ != nullptr && SSL_has_pending(ssl_));
     }

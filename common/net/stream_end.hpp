@@ -48,6 +48,8 @@ public:
 
     // What the kernel last said: a read or write would make progress (or report an error).
     bool can_read() const { return (watch_.ready & readable) != 0; }
+    // Bytes to read without a system call: never for a plain socket.
+    bool has_buffered() const { return false; }
     bool can_write() const { return (watch_.ready & writable) != 0; }
 
     IoResult read(std::span<std::byte> into) {

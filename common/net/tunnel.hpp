@@ -333,6 +333,15 @@ private:
             const IoResult r = src.read(f.buffer.span());
             if (r.status == IoStatus::ok) {
                 f.length = static_cast<std::uint32_t>(r.bytes);
+                // TLS gives one record (16 KB) per read: take the records already decrypted
+                // or buffered too, so that the destination gets one large write, not several.
+                while (f.length < f.buffer.span().size() && src.has_buffered()) {
+                    const IoResult more = src.read(f.buffer.span().subspan(f.length));
+                    if (more.status != IoStatus::ok) {
+                        break;  // the next turn sees it again
+                    }
+                    f.length += static_cast<std::uint32_t>(more.bytes);
+                }
                 touch();
                 if (d == Direction::to_client) {
                     replay_.reset();  // the server answered: it is the one from now on
