@@ -193,6 +193,15 @@ void set_string(ParseContext& ctx, Global& g, const Words& w) {
     }
 }
 
+// "user NAME" / "group NAME", remembering where for `tierlb -c` to name an unknown one.
+template <std::string Global::*Field, Location Global::*Where>
+void set_account(ParseContext& ctx, Global& g, const Words& w) {
+    if (ctx.expect_args(w, 1, 1, w[0] + " <name>")) {
+        g.*Field = w[1];
+        g.*Where = ctx.where();
+    }
+}
+
 void set_ticket_keys(ParseContext& ctx, Global& g, const Words& w) {
     if (ctx.expect_args(w, 1, 1, "tls-ticket-keys <file>")) {
         g.tls_ticket_keys = w[1];
@@ -259,8 +268,8 @@ constexpr GlobalKeyword global_keywords[] = {
     {"hard-stop-after", set_hard_stop_after},
     {"stats", set_stats},
     {"log", add_log},
-    {"user", set_string<&Global::user>},
-    {"group", set_string<&Global::group>},
+    {"user", set_account<&Global::user, &Global::user_where>},
+    {"group", set_account<&Global::group, &Global::group_where>},
     {"tls-ticket-keys", set_ticket_keys},
     {"ssl-default-bind-ciphers", set_string<&Global::ssl_default_bind_ciphers>},
     {"ssl-default-bind-ciphersuites", set_string<&Global::ssl_default_bind_ciphersuites>},

@@ -83,7 +83,8 @@ struct Global {
     Duration stats_timeout{10000};
     std::vector<StatsHttp> stats_http;
     std::vector<LogTarget> logs;
-    std::string user, group;
+    std::string user, group;  // the processes run as them once their sockets are open
+    Location user_where, group_where;
     std::string tls_ticket_keys;
     Location tls_ticket_keys_where;
     std::string ssl_default_bind_ciphers, ssl_default_bind_ciphersuites;

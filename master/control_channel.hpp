@@ -24,6 +24,10 @@ inline constexpr const char* process_up_message = "process-up";
 // the reload fails, accept them again.
 inline constexpr const char* reload_started_message = "reload-started";
 inline constexpr const char* reload_aborted_message = "reload-aborted";
+// The master CLI's `@N COMMAND`: master to process "ID\nCOMMAND"; process to master the answer,
+// in parts "ID\n+\nPART" and a last "ID\n.\nPART".
+inline constexpr const char* cli_request_message = "cli-request";
+inline constexpr const char* cli_reply_message = "cli-reply";
 // Process to master: ready to serve.
 inline constexpr const char* ready_message = "ready";
 

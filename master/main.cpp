@@ -10,6 +10,7 @@
 #include "config/load.hpp"
 #include "master/command_line.hpp"
 #include "master/listeners.hpp"
+#include "master/privileges.hpp"
 #include "master/process.hpp"
 #include "master/supervisor.hpp"
 #include "worker/tls_context.hpp"
@@ -25,11 +26,14 @@ tierlb::config::ConfigurationPtr load(const CommandLine& cl, bool check_tls = fa
                                       bool print_warnings = true) {
     tierlb::config::Diagnostics diagnostics;
     auto config = tierlb::config::load_files(cl.files, diagnostics);
+    if (config) {
+        tierlb::master::check_accounts(*config, diagnostics);
+    }
     if (config && check_tls) {
         tierlb::worker::check_tls(*config, diagnostics);
-        if (diagnostics.has_errors()) {
-            config = nullptr;
-        }
+    }
+    if (diagnostics.has_errors()) {
+        config = nullptr;
     }
     for (const auto& d : diagnostics.all()) {
         const bool warning = d.severity == tierlb::config::Severity::warning;
@@ -125,10 +129,6 @@ int main(int argc, char** argv) {
             auto config = load(*cl);
             if (!config) {
                 return 1;
-            }
-            if (!cl->master_cli.empty()) {
-                tierlb::log::alert("the master CLI (-S) is not available in this version yet");
-                return 2;
             }
             return tierlb::master::run_master(*cl, config);
         }

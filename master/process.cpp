@@ -1,18 +1,25 @@
 #include "master/process.hpp"
 
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <cstring>
 
 #include "common/log/event_log.hpp"
+#include "common/log/stream_writer.hpp"
 #include "common/net/socket_ops.hpp"
+#include "common/net/stats_commands.hpp"
 #include "common/net/stats_http_server.hpp"
 #include "common/net/stats_server.hpp"
 #include "dispatcher/session.hpp"
 #include "master/listeners.hpp"
+#include "master/master_cli.hpp"
+#include "master/privileges.hpp"
 #include "worker/tls_session.hpp"
 
 namespace tierlb::master {
@@ -22,6 +29,18 @@ using namespace std::chrono_literals;
 std::uint32_t prepare_fd_limit(const config::Configuration& config) {
     rlimit limit{};
     ::getrlimit(RLIMIT_NOFILE, &limit);
+    // What maxconn needs: two descriptors per connection (client and server), and some room.
+    const std::uint64_t needed =
+        config.global.maxconn ? std::uint64_t{*config.global.maxconn} * 2 + 100 : 0;
+    int raise_error = 0;
+    if (needed > limit.rlim_max) {
+        // Root may raise the hard limit too (up to fs.nr_open), as HAProxy does.
+        const rlimit wanted{needed, needed};
+        if (::setrlimit(RLIMIT_NOFILE, &wanted) != 0) {
+            raise_error = errno;
+        }
+        ::getrlimit(RLIMIT_NOFILE, &limit);
+    }
     if (limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
         ::setrlimit(RLIMIT_NOFILE, &limit);
@@ -33,8 +52,12 @@ std::uint32_t prepare_fd_limit(const config::Configuration& config) {
         if (*config.global.maxconn > allowed) {
             log::warning(
                 "maxconn {} needs about {} file descriptors, but the limit is {} "
-                "(ulimit -n): connections past {} may fail",
-                *config.global.maxconn, *config.global.maxconn * 2 + 100, files, allowed);
+                "(ulimit -n) and could not be raised ({}): connections past {} may fail",
+                *config.global.maxconn, needed, files,
+                raise_error == EPERM ? "only root can raise the hard limit"
+                : raise_error != 0 ? std::string("above fs.nr_open? ") + std::strerror(raise_error)
+                                   : "unknown reason",
+                allowed);
         }
         return *config.global.maxconn;
     }
@@ -119,6 +142,9 @@ void ProcessHost::build_runtime() {
 }
 
 std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& listening_fds) {
+    // From here on a log line waits in a queue rather than hold a connection's thread.
+    log::use_writer_threads();
+    apply_cpu_map(config_->global, runtime_.state.number);  // before any thread starts
     build_runtime();
     if (const char* fd = std::getenv(control_fd_variable)) {
         control_ = std::make_unique<ControlChannel>(std::atoi(fd));
@@ -138,6 +164,10 @@ std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& 
         return error;
     }
     if (auto error = start_stats()) {
+        return error;
+    }
+    // Every socket is open and every certificate read: root is no longer needed.
+    if (auto error = drop_privileges(config_->global)) {
         return error;
     }
     watch_signals();
@@ -292,6 +322,16 @@ std::optional<std::string> ProcessHost::start_checks() {
     return std::nullopt;
 }
 
+std::optional<health::CheckState> ProcessHost::check_state(const net::BackendRuntime& backend,
+                                                           std::size_t index) const {
+    for (const auto& checker : checkers_) {
+        if (&checker->backend() == &backend) {
+            return checker->state(index);
+        }
+    }
+    return std::nullopt;
+}
+
 void ProcessHost::on_control_message(const std::string& name, const std::string& body) {
     if (name == process_down_message || name == process_up_message) {
         const int process = std::atoi(body.c_str());
@@ -314,6 +354,24 @@ void ProcessHost::on_control_message(const std::string& name, const std::string&
                 asio::post(listener->listener->executor(),
                            [l = listener->listener.get(), held] { l->set_held(held); });
             }
+        }
+        return;
+    }
+    if (name == cli_request_message && control_) {
+        // The master CLI's `@N COMMAND`, run as the stats socket runs it, at level admin.
+        const auto newline = body.find('\n');
+        const std::uint64_t id = std::strtoull(body.c_str(), nullptr, 10);
+        net::StatsSession session;
+        session.level = config::StatsLevel::admin;
+        session.checks = [this](const net::BackendRuntime& backend, std::size_t index) {
+            return check_state(backend, index);
+        };
+        const std::string answer = net::execute_line(
+            runtime_, session,
+            newline == std::string::npos ? std::string_view()
+                                         : std::string_view(body).substr(newline + 1));
+        for (const auto& message : reply_messages(id, answer)) {
+            control_->send(cli_reply_message, message);
         }
         return;
     }
@@ -397,7 +455,7 @@ asio::io_context& ProcessHost::context_for_next_connection() {
 // bind's user and group (the ones its socket belongs to).
 worker::AllowedPeers ProcessHost::allowed_peers(const config::Bind& bind) const {
     worker::AllowedPeers allowed;
-    allowed.uid = ::geteuid();
+    allowed.uid = serving_uid(config_->global);  // the dispatcher's, once both dropped root
     if (!bind.user.empty()) {
         if (const passwd* pw = ::getpwnam(bind.user.c_str())) {
             allowed.bind_uid = pw->pw_uid;
@@ -438,11 +496,22 @@ void ProcessHost::start_session(net::Accepted accepted) {
     });
 }
 
+sigset_t process_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGUSR2}) {
+        sigaddset(&set, s);
+    }
+    return set;
+}
+
 void ProcessHost::watch_signals() {
     signals_ = std::make_unique<asio::signal_set>(*contexts_[0]);
     for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGUSR2}) {
         signals_->add(s);
     }
+    const sigset_t set = process_signals();
+    ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);  // blocked by the master until now
     signals_->async_wait([this](const net::error_code& ec, int signal) {
         if (ec) {
             return;
@@ -463,6 +532,7 @@ void ProcessHost::hard_stop() {
     log::notice("process {} stopping now", runtime_.state.number);
     // Established connections are closed by the kernel as the process exits; nothing else
     // needs to be torn down in order.
+    log::flush_streams();
     std::fflush(nullptr);
     ::_exit(0);
 }

@@ -52,6 +52,9 @@ private:
     void start_handoff_channels(net::BackendRuntime& backend, net::HealthChecker& checker);
     log::LogSinks logs_for(const config::Proxy& proxy);
     void on_control_message(const std::string& name, const std::string& body);
+    // The health-check state of a server, for the stats commands.
+    std::optional<health::CheckState> check_state(const net::BackendRuntime& backend,
+                                                  std::size_t index) const;
     std::optional<std::string> start_stats();
     void accept(net::ListenerRuntime& listener, int fd, const SocketAddress& peer,
                 net::ConnectionSlot slot);
@@ -85,6 +88,11 @@ private:
     std::size_t next_context_ = 0;
     bool stopping_ = false;
 };
+
+// The signals a process answers (stop, soft stop, reload). The master blocks them in a child
+// before exec, and the process unblocks them once its handlers are in place: one sent early
+// (a reload undone at once) waits instead of killing it.
+sigset_t process_signals();
 
 // Raises the soft limit on open files to the hard one, and returns the global maxconn to use:
 // the configured one, else what the limit allows (two descriptors per connection).

@@ -17,6 +17,7 @@
 
 #include "common/log/event_log.hpp"
 #include "config/load.hpp"
+#include "master/sd_notify.hpp"
 #include "master/supervisor_impl.hpp"
 #include "worker/tls_context.hpp"
 
@@ -28,6 +29,7 @@ constexpr auto ready_deadline = 10s;
 
 void Supervisor::reload() {
     log::notice("master: reloading the configuration");
+    sd_notify("RELOADING=1");
     config::Diagnostics diagnostics;
     auto config = config::load_files(cl_.files, diagnostics);
     if (config) {
@@ -43,6 +45,7 @@ void Supervisor::reload() {
             "master: reload refused: the new configuration has {} error(s); the running "
             "processes keep serving with the previous one",
             diagnostics.error_count());
+        sd_notify("READY=1\nSTATUS=reload refused: configuration errors");
         return;
     }
     if (retire_pending_) {
@@ -51,6 +54,7 @@ void Supervisor::reload() {
     auto opened = open_listeners(*config, 0, &listeners_);
     if (!opened) {
         log::alert("master: reload refused: {}", opened.error());
+        sd_notify("READY=1\nSTATUS=reload refused");
         return;
     }
     previous_listeners_ = std::exchange(listeners_, std::move(*opened));
@@ -62,7 +66,9 @@ void Supervisor::reload() {
             child.restart->cancel();
         }
     }
+    ++reloads_;
     for (auto& [number, child] : children_) {
+        ++child.reloads;
         if (child.channel) {
             child.channel->send(reload_started_message, "");
         }
@@ -130,6 +136,7 @@ void Supervisor::retire_previous() {
         "master: reload done: {} previous processes stop softly (their established "
         "connections go on until they end)",
         stopping);
+    sd_notify("READY=1\nSTATUS=reloaded");
 }
 
 void Supervisor::abort_reload(int failed, int status) {
@@ -137,6 +144,7 @@ void Supervisor::abort_reload(int failed, int status) {
         "master: reload failed: process {} of the new configuration could not start ({}); "
         "the previous processes keep serving with the previous configuration",
         failed, describe_status(status));
+    sd_notify("READY=1\nSTATUS=reload failed; serving with the previous configuration");
     retire_pending_ = false;
     if (retire_timer_) {
         retire_timer_->cancel();

@@ -2,6 +2,7 @@
 #include "master/supervisor_impl.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "master/control_channel.hpp"
 #include "master/listeners.hpp"
 #include "master/process.hpp"
+#include "master/sd_notify.hpp"
 #include "worker/ticket_keys.hpp"
 
 namespace tierlb::master {
@@ -89,7 +91,15 @@ void Supervisor::start(Child& child) {
         send_ticket_keys(child);
     }
 
+    // Blocked across fork: the child keeps them blocked through exec until its handlers are
+    // in place; the master gets any that came meanwhile right after.
+    const sigset_t signals = process_signals();
+    sigset_t previous_mask;
+    ::pthread_sigmask(SIG_BLOCK, &signals, &previous_mask);
     const pid_t pid = ::fork();
+    if (pid != 0) {
+        ::pthread_sigmask(SIG_SETMASK, &previous_mask, nullptr);
+    }
     if (pid < 0) {
         log::alert("cannot start process {}: fork: {}", child.number, std::strerror(errno));
         child.channel.reset();
@@ -113,9 +123,11 @@ void Supervisor::start(Child& child) {
         const int number = child.number;
         child.channel->watch(
             io_.get_executor(),
-            [this, number](const std::string& name, const std::string&) {
+            [this, number](const std::string& name, const std::string& body) {
                 if (name == ready_message) {
                     on_ready(number);
+                } else {
+                    on_child_message(name, body);
                 }
             },
             [] {});  // its end closes when it dies: SIGCHLD says more
@@ -159,8 +171,13 @@ void Supervisor::send_ticket_keys(const Child& child) {
 void Supervisor::on_ready(int number) {
     broadcast(number, process_up_message, std::to_string(number));
     not_ready_yet_.erase(number);
-    if (retire_pending_ && not_ready_yet_.empty()) {
+    if (!not_ready_yet_.empty()) {
+        return;
+    }
+    if (retire_pending_) {
         retire_previous();
+    } else if (std::exchange(first_start_pending_, false)) {
+        sd_notify("READY=1\nSTATUS=every process is ready");
     }
 }
 
@@ -287,6 +304,7 @@ void Supervisor::schedule_restart(Child& child, int status) {
 }
 
 void Supervisor::stop_all(int signal) {
+    sd_notify("STOPPING=1");
     stopping_ = true;
     bool any = false;
     // A stop during a reload stops both generations.
@@ -342,6 +360,10 @@ int Supervisor::run() {
         return 2;
     }
     listeners_ = std::move(*opened);
+    if (auto error = start_master_cli()) {
+        log::alert("{}", *error);
+        return 2;
+    }
     // Only now, with every socket bound (errors reach the terminal), does -D detach.
     if (daemon_ && !daemonize()) {
         return 2;
@@ -356,7 +378,9 @@ int Supervisor::run() {
     start_ticket_keys();
     for (int number : config_->processes) {
         children_[number].number = number;
+        not_ready_yet_.insert(number);
     }
+    first_start_pending_ = true;
     for (auto& [number, child] : children_) {
         start(child);
     }
@@ -364,6 +388,71 @@ int Supervisor::run() {
     io_.run();
     log::notice("master: stopped");
     return exit_code_;
+}
+
+std::optional<std::string> Supervisor::start_master_cli() {
+    if (cl_.master_cli.empty()) {
+        return std::nullopt;
+    }
+    // HAProxy's form is ADDR[,options]: the address is what matters here.
+    const std::string text = cl_.master_cli.substr(0, cl_.master_cli.find(','));
+    auto address = parse_address(text, AddressUse::bind);
+    if (!address) {
+        return "-S " + cl_.master_cli + ": " + address.error();
+    }
+    net::ListenOptions options;
+    options.backlog = 16;
+    options.mode = 0600;  // the master CLI is the operator's: admin level
+    auto fd = net::open_listener(*address, options);
+    if (!fd) {
+        return "-S: cannot bind the master CLI: " + fd.error();
+    }
+    log::notice("master CLI listening on {}", net::local_address(*fd).to_string());
+    MasterCli::Hooks hooks;
+    hooks.processes = [this] { return process_list(); };
+    hooks.forward = [this](int number, std::uint64_t id, const std::string& command) {
+        return forward_to(number, id, command);
+    };
+    hooks.reload = [this] { reload(); };
+    cli_ = std::make_unique<MasterCli>(io_, *fd, std::move(hooks));
+    cli_->start();
+    return std::nullopt;
+}
+
+std::vector<ProcessEntry> Supervisor::process_list() const {
+    std::vector<ProcessEntry> list;
+    list.push_back({::getpid(), 0, false, reloads_, started_});
+    for (const auto* generation : {&children_, &previous_children_}) {
+        for (const auto& [number, child] : *generation) {
+            if (child.pid != 0) {
+                list.push_back({child.pid, number, false, child.reloads, child.started});
+            }
+        }
+    }
+    for (const auto& child : retiring_) {
+        list.push_back({child.pid, child.number, true, child.reloads, child.started});
+    }
+    return list;
+}
+
+bool Supervisor::forward_to(int number, std::uint64_t id, const std::string& command) {
+    auto found = children_.find(number);
+    return found != children_.end() && found->second.channel &&
+           found->second.channel->send(cli_request_message, std::to_string(id) + "\n" + command);
+}
+
+void Supervisor::on_child_message(const std::string& name, const std::string& body) {
+    if (name != cli_reply_message || !cli_) {
+        return;
+    }
+    const auto first = body.find('\n');
+    if (first == std::string::npos || first + 2 >= body.size() + 1) {
+        return;
+    }
+    const std::uint64_t id = std::strtoull(body.c_str(), nullptr, 10);
+    const bool last = body.compare(first + 1, 1, ".") == 0;
+    const std::size_t part = std::min(body.size(), first + 3);
+    cli_->on_reply(id, last, std::string_view(body).substr(part));
 }
 
 // -D: the master goes to the background, its standard streams on /dev/null (as HAProxy's:

@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "master/command_line.hpp"
 #include "master/control_channel.hpp"
 #include "master/listeners.hpp"
+#include "master/master_cli.hpp"
 #include "worker/ticket_keys.hpp"
 
 namespace tierlb::master {
@@ -37,6 +39,7 @@ struct Child {
     Clock::time_point started{};
     unsigned quick_failures = 0;
     bool ever_restarted = false;
+    unsigned reloads = 0;  // reloads it has lived through (show proc)
     std::unique_ptr<net::Timer> restart;
 };
 
@@ -61,6 +64,11 @@ public:
     int run();
 
 private:
+    // -S ADDR; an error message when it cannot be opened.
+    std::optional<std::string> start_master_cli();
+    std::vector<ProcessEntry> process_list() const;
+    bool forward_to(int number, std::uint64_t id, const std::string& command);
+    void on_child_message(const std::string& name, const std::string& body);
     void start(Child& child);
     void watch_signals();
     void reap();
@@ -97,8 +105,9 @@ private:
     std::vector<OpenListener> previous_listeners_;
     // Processes of earlier generations: soft-stopping after a reload, never restarted.
     std::vector<Child> retiring_;
-    std::set<int> not_ready_yet_;  // new processes of a reload that have not said "ready"
-    bool retire_pending_ = false;  // the previous generation waits for the new one
+    std::set<int> not_ready_yet_;       // new processes of a reload that have not said "ready"
+    bool retire_pending_ = false;       // the previous generation waits for the new one
+    bool first_start_pending_ = false;  // systemd hears READY=1 once every process is
     std::unique_ptr<net::Timer> retire_timer_;
     // TLS session-ticket keys, when the master makes them (no tls-ticket-keys file).
     std::vector<worker::TicketKey> ticket_keys_;
@@ -108,6 +117,9 @@ private:
     std::string self_path_ = resolve_self();
     bool stopping_ = false;
     int exit_code_ = 0;
+    Clock::time_point started_ = Clock::now();
+    unsigned reloads_ = 0;
+    std::unique_ptr<MasterCli> cli_;
 };
 
 }  // namespace tierlb::master

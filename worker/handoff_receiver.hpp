@@ -24,14 +24,16 @@
 
 namespace tierlb::worker {
 
-// Who may hand sockets to a bind: this process's user, and the bind's user and group.
+// Who may hand sockets to a bind: this process's user, the bind's user and group, and root
+// (which could take over this process anyway; a dispatcher connects before it drops root, and
+// the kernel keeps the credentials of the connect).
 struct AllowedPeers {
     uid_t uid = 0;
     std::optional<uid_t> bind_uid;
     std::optional<gid_t> bind_gid;
 
     bool allows(uid_t peer_uid, gid_t peer_gid) const {
-        return peer_uid == uid || (bind_uid && peer_uid == *bind_uid) ||
+        return peer_uid == 0 || peer_uid == uid || (bind_uid && peer_uid == *bind_uid) ||
                (bind_gid && peer_gid == *bind_gid);
     }
 };

@@ -1,8 +1,8 @@
 #include "common/log/event_log.hpp"
 
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include "common/log/stream_writer.hpp"
 
 #include <atomic>
 
@@ -11,20 +11,6 @@ namespace tierlb::log {
 namespace {
 
 std::atomic<Verbosity> verbosity{Verbosity::normal};
-
-// One spdlog logger writing raw lines to stderr; spdlog's stderr sink writes each line with
-// one fwrite under its mutex, so lines of several threads never interleave.
-spdlog::logger& stderr_logger() {
-    static auto logger = [] {
-        auto l = std::make_shared<spdlog::logger>(
-            "events", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-        l->set_pattern("%v");
-        l->set_level(spdlog::level::trace);
-        l->flush_on(spdlog::level::trace);
-        return l;
-    }();
-    return *logger;
-}
 
 const char* tag(Level level) {
     switch (level) {
@@ -59,7 +45,9 @@ bool enabled(Level level) {
 }
 
 void event(Level level, std::string_view message) {
-    stderr_logger().info("{} ({}) : {}", tag(level), ::getpid(), message);
+    // One write per line (or the writer thread's PIPE_BUF batches): lines of several threads
+    // and processes never interleave.
+    write_line(2, fmt::format("{} ({}) : {}\n", tag(level), ::getpid(), message));
 }
 
 }  // namespace tierlb::log

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "common/log/stream_writer.hpp"
+
 namespace tierlb::log {
 
 namespace {
@@ -86,20 +88,19 @@ void LogSink::send(Severity severity, std::string_view message) {
     if (line.size() > target_.max_length) {
         line.resize(target_.max_length);
     }
-    ssize_t n = 0;
-    if (own_fd_) {
-        n = ::send(fd_, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n < 0 && errno == ENOTCONN && target_.address) {
-            ::connect(fd_, target_.address->native(), target_.address->length());
-            n = ::send(fd_, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        }
-    } else {
-        // One write per line keeps lines of several threads and processes whole.
+    if (!own_fd_) {
         line += '\n';
-        n = ::write(fd_, line.data(), line.size());
+        write_line(fd_, std::move(line));  // never blocks a connection's thread
+        return;
+    }
+    ssize_t n = ::send(fd_, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTCONN && target_.address) {
+        ::connect(fd_, target_.address->native(), target_.address->length());
+        n = ::send(fd_, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
     if (n < 0) {
         dropped_.fetch_add(1, std::memory_order_relaxed);
+        count_dropped_line();
     }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/health/check_result.hpp"
+#include "common/log/stream_writer.hpp"
 #include "tierlb/version.hpp"
 
 namespace tierlb::net {
@@ -267,7 +268,9 @@ std::string show_info(const ProcessRuntime& runtime, const CliActivity& cli) {
     w.add("Jobs", listeners + current + cli.connections);
     w.add("Unstoppable Jobs", std::uint64_t{0});
     w.add("Listeners", listeners);
-    w.zeros({"ActivePeers", "ConnectedPeers", "DroppedLogs", "BusyPolling", "FailedResolutions"});
+    w.zeros({"ActivePeers", "ConnectedPeers"});
+    w.add("DroppedLogs", log::dropped_lines());
+    w.zeros({"BusyPolling", "FailedResolutions"});
     w.add("TotalBytesOut", bytes_out(runtime));
     w.zeros({"TotalSplicdedBytesOut", "BytesOutRate", "DebugCommandsIssued", "CumRecvLogs"});
     w.add("Build info", tierlb::version_string);

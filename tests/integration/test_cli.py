@@ -5,7 +5,8 @@ import os
 import tempfile
 import unittest
 
-from harness import ROOT, run_tierlb
+from harness import ROOT, EchoBackend, Tierlb, connect, run_tierlb, stats_command
+from topology import two_tier
 
 EXAMPLES = os.path.join(ROOT, "config", "examples")
 
@@ -104,11 +105,87 @@ class Flags(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("unknown argument '--bogus'", err)
 
-    def test_master_cli_is_not_available_yet(self):
-        code, _, err = run_tierlb(["-S", "/tmp/x.sock", "-f",
+    def test_master_cli_that_cannot_bind_exits_2(self):
+        code, _, err = run_tierlb(["-S", "/nonexistent/dir/master.sock", "-f",
                                    os.path.join(EXAMPLES, "seed.cfg")])
         self.assertEqual(code, 2)
-        self.assertIn("not available in this version yet", err)
+        self.assertIn("cannot bind the master CLI", err)
+
+
+class MasterCli(unittest.TestCase):
+    """-S ADDR: show proc, @N COMMAND relayed to process N at level admin, reload."""
+
+    def test_show_proc_and_commands_relayed_to_each_process(self):
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            cli = os.path.join(tmp, "master.sock")
+            config, _, _ = two_tier(backend.port, workers=2)
+            with Tierlb(config, args=["-S", cli]) as lb:
+                procs = stats_command(cli, "show proc")
+                lines = procs.splitlines()
+                self.assertRegex(lines[0], r"^#<PID> +<type> +<process> +<reloads> +<uptime> "
+                                           r"+<version>$")
+                self.assertRegex(lines[1], r"^%d +master +0 +0 +0d00h00m\d\ds +\S+$"
+                                 % lb.process.pid)
+                self.assertEqual(lines[2], "# workers")
+                for n in (1, 2, 3):
+                    self.assertRegex(procs, r"(?m)^%d +worker +%d +0 " % (lb.pid_of(n), n))
+                    info = stats_command(cli, "@%d show info" % n)
+                    self.assertIn("\nPid: %d\n" % lb.pid_of(n), "\n" + info)
+                # Level admin: a state change, seen in process 1's own show stat.
+                self.assertEqual(stats_command(cli, "@1 set server dispatcher/w2 state maint"),
+                                 "\n")
+                rows = [l for l in stats_command(cli, "@1 show stat").splitlines()
+                        if l.startswith("dispatcher,w2,")]
+                self.assertEqual(len(rows), 1)
+                self.assertIn(",MAINT,", rows[0])
+                self.assertIn("No such process: 9", stats_command(cli, "@9 show info"))
+                self.assertIn("Unknown command", stats_command(cli, "frobnicate"))
+                # Several commands on one line, as on the stats socket.
+                both = stats_command(cli, "@2 show info; @3 show info")
+                self.assertIn("Pid: %d" % lb.pid_of(2), both)
+                self.assertIn("Pid: %d" % lb.pid_of(3), both)
+
+    def test_reload_from_the_master_cli(self):
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            cli = os.path.join(tmp, "master.sock")
+            config, _, _ = two_tier(backend.port, workers=1)
+            with Tierlb(config, args=["-S", cli]) as lb:
+                long_lived = connect(lb.port("dispatcher"))
+                self.addCleanup(long_lived.close)
+                old = lb.pid_of(2)
+                mark = lb.log.count()
+                stats_command(cli, "reload")
+                lb.log.wait_for(r"master: reload done", start=mark)
+                procs = stats_command(cli, "show proc")
+                self.assertIn("# old workers", procs)
+                self.assertRegex(procs, r"(?m)^%d +worker +2 +1 " % old)
+                self.assertRegex(procs, r"(?m)^\d+ +master +0 +1 ")
+
+
+class Systemd(unittest.TestCase):
+    """Type=notify: READY=1 once every process is ready, RELOADING=1 then READY=1 around a
+    reload, STOPPING=1 at the stop, on the socket $NOTIFY_SOCKET names."""
+
+    def test_readiness_protocol(self):
+        import signal
+        import socket
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "notify.sock")
+            notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            notify.bind(path)
+            notify.settimeout(10)
+            self.addCleanup(notify.close)
+            config, _, _ = two_tier(backend.port, workers=1)
+            lb = Tierlb(config, env={"NOTIFY_SOCKET": path})
+            with lb:
+                first = notify.recv(1024).decode()
+                self.assertIn("READY=1", first)
+                lb.log.wait_for(r"\(%d\) : process 2 ready" % lb.pid_of(2), timeout=2)
+                lb.process.send_signal(signal.SIGUSR2)
+                self.assertEqual(notify.recv(1024), b"RELOADING=1")
+                self.assertIn("READY=1", notify.recv(1024).decode())
+                lb.process.send_signal(signal.SIGTERM)
+                self.assertEqual(notify.recv(1024), b"STOPPING=1")
 
 
 if __name__ == "__main__":

@@ -203,7 +203,8 @@ class Tls(unittest.TestCase):
                 # The workers log the client's real address (the socket's own) over TLS.
                 for p in ports:
                     lb.log.wait_for(r"^127\.0\.0\.1:%d \[.*\] worker~ worker/app " % p)
-                self.assertEqual(sum(server_sessions(stats, "dispatcher").values()), 0)
+                wait_until(lambda: sum(server_sessions(stats, "dispatcher").values()) == 0,
+                           message="the workers' close reports")
 
 
 class Reload(unittest.TestCase):
