@@ -54,7 +54,7 @@ std::uint32_t prepare_fd_limit(const config::Configuration& config) {
                 "maxconn {} needs about {} file descriptors, but the limit is {} "
                 "(ulimit -n) and could not be raised ({}): connections past {} may fail",
                 *config.global.maxconn, needed, files,
-                raise_error == EPERM ? "only root can raise the hard limit"
+                raise_error == EPERM ? "raising the hard limit needs CAP_SYS_RESOURCE"
                 : raise_error != 0 ? std::string("above fs.nr_open? ") + std::strerror(raise_error)
                                    : "unknown reason",
                 allowed);
