@@ -171,6 +171,8 @@ std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& 
         return error;
     }
     watch_signals();
+    idle_trim_ = std::make_unique<net::IdleTrim>(contexts_[0]->get_executor(), runtime_.state);
+    idle_trim_->start();
     if (control_) {
         control_->watch(
             contexts_[0]->get_executor(),

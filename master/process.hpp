@@ -16,6 +16,7 @@
 
 #include "common/net/asio.hpp"
 #include "common/net/health_checker.hpp"
+#include "common/net/idle_trim.hpp"
 #include "common/net/runtime.hpp"
 #include "config/model.hpp"
 #include "dispatcher/handoff_channel.hpp"
@@ -85,6 +86,7 @@ private:
     // mark DOWN when the master says that process died.
     std::map<int, std::vector<std::pair<net::HealthChecker*, std::size_t>>> servers_by_process_;
     std::unique_ptr<net::Timer> drain_timer_;
+    std::unique_ptr<net::IdleTrim> idle_trim_;  // the heap given back after a burst
     std::size_t next_context_ = 0;
     bool stopping_ = false;
 };
