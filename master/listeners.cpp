@@ -8,6 +8,7 @@
 
 #include "common/log/event_log.hpp"
 #include "common/net/socket_ops.hpp"
+#include "master/nohop_groups.hpp"
 
 namespace tierlb::master {
 
@@ -79,6 +80,7 @@ Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& 
             }
             // A group of processes sharing a port 0 must share the port the first one got.
             SocketAddress address = bind.address;
+            std::optional<PortReservation> reserved;  // accept-balance on port 0
             for (int p : bind.processes.numbers()) {
                 if (process != 0 && p != process) {
                     continue;
@@ -91,6 +93,16 @@ Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& 
                     }
                 }
                 int fd = kept != nullptr ? kept->fd : -1;
+                if (kept == nullptr && bind.accept_balance_leastconn && address.is_inet() &&
+                    address.port() == 0 && bind.processes.count() > 1) {
+                    auto port = PortReservation::take(address);
+                    if (!port) {
+                        close_new();
+                        return unexpected(where() + "cannot bind: " + port.error());
+                    }
+                    reserved.emplace(std::move(*port));
+                    address = reserved->address();
+                }
                 if (kept == nullptr) {
                     auto bound = net::open_listener(address, *options);
                     if (!bound) {

@@ -194,6 +194,7 @@ std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& 
 
 std::optional<std::string> ProcessHost::start_listeners(const std::map<std::string, int>& fds) {
     std::size_t next = 0;
+    const net::NohopInheritance nohop = net::take_nohop_inheritance();
     for (const auto& listener : runtime_.listeners) {
         const config::Bind& bind = *listener->config;
         const std::string key = listener_key(*listener->frontend->config, bind);
@@ -202,6 +203,10 @@ std::optional<std::string> ProcessHost::start_listeners(const std::map<std::stri
             return "no listening socket was handed over for " + key;
         }
         listener->bound = net::local_address(found->second);
+        if (bind.accept_balance_leastconn) {
+            // Before the gates are made: a connection leaves the group's count with them.
+            net::join_nohop(*listener, key, found->second, nohop, control_ == nullptr);
+        }
         asio::io_context& context = *contexts_[next++ % contexts_.size()];
         net::ListenerRuntime* raw = listener.get();
         net::Listener::Handler handler;
@@ -225,6 +230,9 @@ std::optional<std::string> ProcessHost::start_listeners(const std::map<std::stri
             context.get_executor(), found->second, listener->name, gates,
             config_->global.tune_maxaccept, std::move(handler));
         listener->listener->start();
+        if (listener->nohop) {
+            listener->nohop->start_reconcile(*listener);
+        }
     }
     return std::nullopt;
 }
@@ -549,6 +557,9 @@ void ProcessHost::soft_stop() {
         frontend->stopped = true;
     }
     for (auto& listener : runtime_.listeners) {
+        if (listener->nohop) {
+            listener->nohop->detach();  // its slot is the next process's now
+        }
         asio::post(listener->listener->executor(), [l = listener->listener.get()] { l->stop(); });
     }
     for (auto& channel : handoff_channels_) {

@@ -59,6 +59,7 @@ void Supervisor::reload() {
     }
     previous_listeners_ = std::exchange(listeners_, std::move(*opened));
     previous_config_ = std::exchange(config_, std::move(config));
+    nohop_.begin_reload(*config_, listeners_);  // before the new processes inherit its maps
 
     // The current generation retires once the next one is ready.
     for (auto& [number, child] : children_) {
@@ -120,6 +121,7 @@ void Supervisor::retire_previous() {
     }
     // Sockets the new configuration does not bind: the master lets go of its copy (the
     // previous processes keep theirs until they stop).
+    nohop_.commit_reload();
     close_unless_kept(previous_listeners_, listeners_);
     previous_listeners_.clear();
     previous_config_.reset();
@@ -160,6 +162,7 @@ void Supervisor::abort_reload(int failed, int status) {
             retiring_.push_back(std::move(child));
         }
     }
+    nohop_.abort_reload();  // while the sockets of both configurations are open
     close_unless_kept(listeners_, previous_listeners_);
     listeners_ = std::move(previous_listeners_);
     config_ = std::move(previous_config_);

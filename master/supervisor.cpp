@@ -62,18 +62,28 @@ void Supervisor::start(Child& child) {
     argv.push_back(nullptr);
     std::string handover =
         std::string(handover_variable) + "=" + encode_handover(listeners_, child.number);
+    std::vector<int> own_fds;
+    // accept-balance: the maps of the process's eBPF groups, or why it has none.
+    std::string nohop = std::string(net::nohop_variable) + "=" +
+                        net::encode_nohop(nohop_.handovers(child.number, own_fds));
+    std::string nohop_fallback =
+        std::string(net::nohop_fallback_variable) + "=" + nohop_.fallback();
     std::vector<char*> envp;
     for (char** e = environ; *e != nullptr; ++e) {
-        if (std::strncmp(*e, handover_variable, std::strlen(handover_variable)) != 0) {
+        if (std::strncmp(*e, handover_variable, std::strlen(handover_variable)) != 0 &&
+            std::strncmp(*e, net::nohop_variable, std::strlen(net::nohop_variable)) != 0) {
             envp.push_back(*e);
         }
     }
     envp.push_back(handover.data());
+    envp.push_back(nohop.data());
+    if (!nohop_.fallback().empty()) {
+        envp.push_back(nohop_fallback.data());
+    }
     if (retire_pending_) {
         envp.push_back(const_cast<char*>(takeover_variable));
     }
     envp.push_back(nullptr);
-    std::vector<int> own_fds;
     for (const auto& l : listeners_) {
         if (l.process == child.number) {
             own_fds.push_back(l.fd);
@@ -248,6 +258,11 @@ void Supervisor::reap() {
             if (stopping_) {
                 log::notice("process {} (pid {}) {}", number, pid, describe_status(status));
             } else {
+                // Its accept-balance slots go down now; their queues go to the other
+                // processes, unless the process it replaces (a reload) still accepts there.
+                const auto replaced = previous_children_.find(number);
+                nohop_.process_down(
+                    number, replaced != previous_children_.end() && replaced->second.pid != 0);
                 // The others learn it now, not at their next health check: a dispatcher marks
                 // this worker's servers DOWN at once.
                 broadcast(number, process_down_message,
@@ -360,6 +375,7 @@ int Supervisor::run() {
         return 2;
     }
     listeners_ = std::move(*opened);
+    nohop_.open(*config_, listeners_);
     if (auto error = start_master_cli()) {
         log::alert("{}", *error);
         return 2;

@@ -18,6 +18,7 @@
 #include "master/control_channel.hpp"
 #include "master/listeners.hpp"
 #include "master/master_cli.hpp"
+#include "master/nohop_groups.hpp"
 #include "worker/ticket_keys.hpp"
 
 namespace tierlb::master {
@@ -97,6 +98,7 @@ private:
     asio::signal_set signals_;
     net::Timer stop_timer_;
     std::vector<OpenListener> listeners_;
+    NohopGroups nohop_;              // accept-balance: the eBPF groups of listeners_
     std::map<int, Child> children_;  // the current generation
     // During a reload, until the new generation is ready: the generation it replaces, with its
     // configuration and sockets, kept whole so that a failed reload can go back to them.

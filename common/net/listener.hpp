@@ -19,12 +19,18 @@
 
 namespace tierlb::net {
 
+class NohopMember;
+void nohop_connection_ended(NohopMember& member);
+
 // The gates a new connection enters, left together when it closes.
 struct AcceptGates {
     Gate* global = nullptr;
     Gate* frontend = nullptr;
     Gate* bind = nullptr;
     PausedListeners* paused = nullptr;
+    // accept-balance: the group's slot of this process, which the eBPF program counted the
+    // connection in when it chose this process (nohop_member.hpp).
+    NohopMember* nohop = nullptr;
 
     bool full() const { return global->full() || frontend->full() || bind->full(); }
     void enter() const {
@@ -37,6 +43,9 @@ struct AcceptGates {
         bool opened = global->leave();
         opened = frontend->leave() || opened;
         opened = bind->leave() || opened;
+        if (nohop != nullptr) {
+            nohop_connection_ended(*nohop);
+        }
         if (opened || paused->any()) {
             paused->wake_all();
         }
@@ -102,6 +111,8 @@ public:
 
     const std::string& name() const { return name_; }
     Executor executor() { return executor_; }
+    // The listening socket, -1 once stopped. On the listener's thread.
+    int fd() const { return watch_.fd; }
     const ListenerStats& stats() const { return stats_; }
 
 private:

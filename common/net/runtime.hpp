@@ -12,6 +12,7 @@
 #include "common/net/counters.hpp"
 #include "common/net/limits.hpp"
 #include "common/net/listener.hpp"
+#include "common/net/nohop_member.hpp"
 #include "config/model.hpp"
 
 namespace tierlb::net {
@@ -58,12 +59,16 @@ struct ListenerRuntime {
     std::string name;     // "dispatcher/:1234" for logs, or the bind's "name"
     SocketAddress bound;  // the address really bound (port 0 resolved)
     std::unique_ptr<Listener> listener;
+    // accept-balance leastconn: the eBPF group's slot of this process, or why the listener
+    // runs on plain SO_REUSEPORT instead (show info).
+    std::unique_ptr<NohopMember> nohop;
+    std::string nohop_fallback;
 };
 
 // The gates a connection accepted on LISTENER entered.
 inline AcceptGates gates_of(ProcessState& process, ListenerRuntime& listener) {
     return {&process.connections, &listener.frontend->connections, &listener.connections,
-            &process.paused};
+            &process.paused, listener.nohop.get()};
 }
 
 // Everything one process serves; the order is the configuration's.

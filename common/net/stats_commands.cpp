@@ -7,6 +7,7 @@
 
 #include "common/health/health_log.hpp"
 #include "common/log/event_log.hpp"
+#include "common/net/stats_nohop.hpp"
 #include "tierlb/version.hpp"
 
 namespace tierlb::net {
@@ -321,6 +322,10 @@ std::string do_set_server(Context& c) {
     return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n";
 }
 
+std::string do_set_accept_balance(Context& c) {
+    return set_accept_balance(c.runtime, c.words);
+}
+
 std::string do_operator(Context& c) {
     if (c.session.level == StatsLevel::user) {
         return std::string(permission_denied);
@@ -348,7 +353,7 @@ std::string do_help(Context& c);
 
 // help, prompt and quit have no syntax here: they are always listed last, in this order.
 // clang-format off
-constexpr std::array<Command, 17> commands{{
+constexpr std::array<Command, 18> commands{{
     {{"help"}, StatsLevel::user, "", "", do_help},
     {{"prompt"}, StatsLevel::user, "", "", do_prompt},
     {{"quit"}, StatsLevel::user, "", "", do_quit},
@@ -375,6 +380,8 @@ constexpr std::array<Command, 17> commands{{
      "change a server's state or weight", do_set_server},
     {{"set", "weight"}, StatsLevel::admin, "set weight <bk>/<srv>  (DEPRECATED)",
      "change a server's weight (use 'set server' instead)", do_set_weight},
+    {{"set", "accept-balance"}, StatsLevel::admin, "set accept-balance <fe>/<row> [opts]",
+     "change a process's weight or state in an eBPF group", do_set_accept_balance},
     {{"operator"}, StatsLevel::user, "operator",
      "lower the level of the current CLI session to operator", do_operator},
     {{"user"}, StatsLevel::user, "user", "lower the level of the current CLI session to user",

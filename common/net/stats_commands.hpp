@@ -8,7 +8,8 @@
 //
 // Supported: help, prompt, quit, operator, user, show info, show stat, show servers state,
 // show backend, show proc, show version, show cli level, get weight, and at level admin:
-// disable server, enable server, set server B/S state|weight, set weight. State and weight
+// disable server, enable server, set server B/S state|weight, set weight, set accept-balance
+// (stats_nohop.hpp). State and weight
 // changes are logged on the event log as HAProxy logs them ("Server B/S is going DOWN for
 // maintenance. ...").
 

@@ -74,6 +74,12 @@ constexpr std::string_view backend_template =
     ",,,0,0,0,0,,,,,,,,,,,,,,tcp,,,,,,,,0,0,0,,,,,0,0,0,0,0,,,,,,0,0,0,-,0,0,0,0,0,0,0,0,0,0,0,0,"
     "0,0,0,0,0,0,0,0,0,0,0,0";
 
+// HAProxy 2.6's listener line (`option socket-stats`, type 3), idle, in TCP mode: the rows of
+// an accept-balance bind, one per process of its group.
+constexpr std::string_view listener_template =
+    ",,,,0,0,0,0,0,0,0,0,0,,,,,,,,,,,,,,,,,,,,3,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,tcp,,,,"
+    ",,0,0,0,,,,,,,,,,,0,,,,,,,,,-,0,0,0,,,,,,,,,,,,,,,,,,,,,";
+
 // Each template has exactly one value per column.
 constexpr bool fits_columns(std::string_view text) {
     return static_cast<std::size_t>(std::count(text.begin(), text.end(), ',')) + 1 == col::count;
@@ -81,6 +87,7 @@ constexpr bool fits_columns(std::string_view text) {
 static_assert(fits_columns(frontend_template));
 static_assert(fits_columns(server_template));
 static_assert(fits_columns(backend_template));
+static_assert(fits_columns(listener_template));
 
 using Fields = std::array<std::string_view, col::count>;
 
@@ -97,12 +104,12 @@ Fields split_template(std::string_view text) {
     return fields;
 }
 
-enum class Kind { frontend, server, backend };
+enum class Kind { frontend, server, backend, listener };
 
 const Fields& template_of(Kind kind) {
-    static const std::array<Fields, 3> templates{split_template(frontend_template),
-                                                 split_template(server_template),
-                                                 split_template(backend_template)};
+    static const std::array<Fields, 4> templates{
+        split_template(frontend_template), split_template(server_template),
+        split_template(backend_template), split_template(listener_template)};
     return templates[static_cast<std::size_t>(kind)];
 }
 
@@ -211,6 +218,47 @@ void frontend_line(std::vector<StatLine>& out, const ProcessRuntime& runtime,
     line.set(col::ssl_reused_sess, get(frontend.stats.tls_resumed));
     line.set(col::ssl_failed_handshake, get(frontend.stats.tls_failed_handshakes));
     line.append_to(out);
+}
+
+// An accept-balance slot's state, in the words of a server's: DOWN while no live process has
+// its socket in the group (dead, restarting), MAINT and DRAIN as set by `set accept-balance`
+// (a weight of 0 drains, as for servers), else UP.
+std::string_view slot_status(const NohopSlotView& slot) {
+    if (!slot.up) {
+        return "DOWN";
+    }
+    if (slot.admin == nohop_maint) {
+        return "MAINT";
+    }
+    return slot.admin == nohop_drain || slot.weight == 0 ? "DRAIN" : "UP";
+}
+
+// The rows of FRONTEND's accept-balance binds: one per process of each group, with the
+// connections the kernel counts for it (scur), its weight, its state and how many connections
+// the eBPF program placed on it (lbtot). pid is the slot's process, so that every process of
+// the group shows the same rows.
+void accept_balance_lines(std::vector<StatLine>& out, const ProcessRuntime& runtime,
+                          const FrontendRuntime& frontend, const StatOptions& options) {
+    for (const auto& listener : runtime.listeners) {
+        if (listener->frontend != &frontend || !listener->nohop) {
+            continue;
+        }
+        const config::Bind& bind = *listener->config;
+        for (const NohopSlotView& slot : listener->nohop->slots()) {
+            Line line(Kind::listener);
+            set_identity(line, runtime, *frontend.config, nohop_slot_name(bind, slot.process),
+                         bind.id);
+            line.set(col::pid, static_cast<std::uint64_t>(slot.process));
+            line.set(col::scur, slot.count);
+            line.set(col::status, slot_status(slot));
+            line.set(col::weight, slot.weight);
+            line.set(col::uweight, slot.weight);
+            line.set(col::lbtot, slot.selected);
+            line.set(col::addr,
+                     options.show_addresses ? listener->bound.to_string() : std::string());
+            line.append_to(out);
+        }
+    }
 }
 
 // show stat's address column: HAProxy writes "unix" for every unix and abstract socket.
@@ -489,11 +537,19 @@ std::vector<StatLine> stat_lines(const ProcessRuntime& runtime, const StatOption
         if (s.frontend != nullptr && (filter.types & 1) != 0) {
             frontend_line(out, runtime, *s.frontend);
         }
+        if (s.frontend != nullptr && (filter.types & 8) != 0) {
+            accept_balance_lines(out, runtime, *s.frontend, options);
+        }
         if (s.backend != nullptr) {
             backend_lines(out, runtime, *s.backend, options, clocks);
         }
     }
     return out;
+}
+
+std::string nohop_slot_name(const config::Bind& bind, int process) {
+    return (bind.name.empty() ? "sock-" + std::to_string(bind.id) : bind.name) + "@p" +
+           std::to_string(process);
 }
 
 std::string_view StatLine::operator[](std::string_view column) const {

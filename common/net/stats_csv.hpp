@@ -3,9 +3,11 @@
 // the 128 columns (each line ends with a comma, as HAProxy's do), then for each section in
 // configuration order: a FRONTEND line (frontends and listens), the server lines and a BACKEND
 // line (backends and listens). Listener lines are left out, as HAProxy does without `option
-// socket-stats`. The empty line a stats socket client sees after the last line is the socket's
-// end-of-answer, added by the command layer after every answer (stats_commands.hpp); the HTTP
-// CSV has none.
+// socket-stats`, except for an accept-balance bind (no-hop mode): one listener line (type 3)
+// per process of its group, named "BIND@pN" (BIND its `name`, else "sock-ID"), with the
+// connections the kernel's eBPF program counts for process N, its weight and state. The empty
+// line a stats socket client sees after the last line is the socket's end-of-answer, added by
+// the command layer after every answer (stats_commands.hpp); the HTTP CSV has none.
 //
 // Columns tierlb has no counter for keep the value HAProxy prints on an idle line of the same
 // kind in TCP mode ("0", "" or "-"), so that tools reading HAProxy's CSV read ours unchanged.
@@ -33,7 +35,7 @@ using CheckLookup =
 // HAProxy's `show stat {<iid>|<proxy>} <type> <sid>` and its `up` / `no-maint` words.
 struct StatFilter {
     std::optional<std::uint32_t> proxy_id;  // only this section (iid)
-    int types = -1;                         // bits: 1 frontend, 2 backend, 4 server; -1 all
+    int types = -1;                         // bits: 1 fe, 2 be, 4 server, 8 listener; -1 all
     std::int64_t server_id = -1;            // only this server (sid); -1 all
     bool up_only = false;                   // `up`: hide servers that are down or in maint
     bool no_maint = false;                  // `no-maint`: hide servers in maintenance
@@ -73,6 +75,10 @@ std::string stat_csv(const std::vector<StatLine>& lines);
 
 // stat_csv(stat_lines(RUNTIME, OPTIONS)).
 std::string show_stat(const ProcessRuntime& runtime, const StatOptions& options = {});
+
+// The name of process PROCESS's row of an accept-balance bind: "sock-1@p2", or "NAME@p2" for a
+// bind with a `name`; `set accept-balance FRONTEND/ROW` takes the same.
+std::string nohop_slot_name(const config::Bind& bind, int process);
 
 // A field as HAProxy writes it in CSV: quoted (with quotes doubled) only when it holds a
 // comma, a quote or a line break.

@@ -118,7 +118,8 @@ void section_tables(std::string& out, const std::vector<StatLine>& lines) {
                            html_escape(name));
         out += table_head;
         for (; i < lines.size() && lines[i]["pxname"] == name; ++i) {
-            // show stat's type column: 0 frontend, 1 backend, 2 server.
+            // show stat's type column: 0 frontend, 1 backend, 2 server; 3, the rows of an
+            // accept-balance bind (one per process, server-like states), drawn as servers.
             const std::string_view type = lines[i]["type"];
             if (type == "0") {
                 frontend_row(out, lines[i]);

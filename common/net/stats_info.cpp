@@ -6,6 +6,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include <array>
+#include <optional>
 #include <vector>
 
 #include "common/health/check_result.hpp"
@@ -60,6 +61,23 @@ std::uint64_t bytes_out(const ProcessRuntime& runtime) {
         total += get(b->traffic().bytes_in);
     }
     return total;
+}
+
+// How the kernel spreads this process's accept-balance binds over their processes: the eBPF
+// program, or plain SO_REUSEPORT and why. Nothing when the process has no such bind.
+std::optional<std::string> accept_balance_mode(const ProcessRuntime& runtime) {
+    std::optional<std::string> mode;
+    for (const auto& l : runtime.listeners) {
+        if (!l->config->accept_balance_leastconn) {
+            continue;
+        }
+        if (!l->nohop) {
+            return "SO_REUSEPORT (" + l->nohop_fallback + ")";
+        }
+        mode = l->nohop->migrates() ? "eBPF leastconn"
+                                    : "eBPF leastconn (queued connections wait for a restart)";
+    }
+    return mode;
 }
 
 class InfoWriter {
@@ -279,6 +297,10 @@ std::string show_info(const ProcessRuntime& runtime, const CliActivity& cli) {
           static_cast<std::uint64_t>(
               duration_cast<seconds>(state.started_wall.time_since_epoch()).count()));
     w.add("Tainted", std::uint64_t{0});
+    // tierlb's own, after HAProxy's fields (no-hop mode, issue [9]).
+    if (const auto mode = accept_balance_mode(runtime)) {
+        w.add("AcceptBalance", *mode);
+    }
     return w.take();
 }
 

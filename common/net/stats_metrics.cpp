@@ -51,7 +51,9 @@ constexpr std::array<InfoMetric, 17> process_metrics{{
 // clang-format on
 
 // The kinds of show stat line, by its type column.
-enum Kind : unsigned { frontend = 1, backend = 2, server = 4 };
+// Listener rows (an accept-balance bind's, one per process) have no family: HAProxy's exporter
+// has none for listeners either.
+enum Kind : unsigned { frontend = 1, backend = 2, server = 4, listener = 8 };
 
 // A metric of frontends, backends and/or servers: the show stat column it reads.
 struct LineMetric {
@@ -109,7 +111,7 @@ bool is_number(std::string_view text) {
 
 unsigned kind_of(const StatLine& line) {
     const std::string_view type = line["type"];
-    return type == "0" ? frontend : type == "1" ? backend : server;
+    return type == "0" ? frontend : type == "1" ? backend : type == "2" ? server : listener;
 }
 
 std::string_view kind_name(unsigned kind) {

@@ -103,8 +103,11 @@ class LineCollector:
 class Tierlb:
     """A tierlb master started on CONFIG (text, written to a temporary file)."""
 
-    def __init__(self, config, args=(), wait_ready=True, env=None):
+    def __init__(self, config, args=(), wait_ready=True, env=None, prefix=()):
+        """PREFIX: a command that execs tierlb in its own place (setpriv ...), so that the
+        pid started is the master's."""
         self.dir = tempfile.mkdtemp(prefix="tierlb-test-")
+        self.prefix = list(prefix)
         self.config_path = os.path.join(self.dir, "tierlb.cfg")
         with open(self.config_path, "w") as f:
             f.write(config)
@@ -115,9 +118,9 @@ class Tierlb:
         self._wait_ready = wait_ready
 
     def start(self):
-        self.process = subprocess.Popen([TIERLB, "-f", self.config_path] + self.args,
-                                        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                        env=self.env)
+        command = self.prefix + [TIERLB, "-f", self.config_path] + self.args
+        self.process = subprocess.Popen(command, stderr=subprocess.PIPE,
+                                        stdin=subprocess.DEVNULL, env=self.env)
         self.log = LineCollector(self.process.stderr)
         if self._wait_ready:
             self.wait_ready()
@@ -278,6 +281,35 @@ def echo_once(port, payload=b"ping", timeout=5.0):
                 break
             got += chunk
         return got
+
+
+class EchoClients:
+    """Clients one after the other against PORT (connect, echo, close) in a thread, from
+    `with` to its end: `results` holds (time.monotonic() at its start, served) for each."""
+
+    def __init__(self, port):
+        self.port = port
+        self.results = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        for i, _ in enumerate(load_iterations(self._stop)):
+            payload = b"client %d" % i
+            started = time.monotonic()
+            try:
+                served = echo_once(self.port, payload) == payload
+            except OSError:
+                served = False
+            self.results.append((started, served))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
 
 
 def stats_command(address, command, timeout=5.0):

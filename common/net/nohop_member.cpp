@@ -1,0 +1,214 @@
+#include "common/net/nohop_member.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/log/event_log.hpp"
+#include "common/net/bpf_maps.hpp"
+#include "common/net/runtime.hpp"
+#include "common/net/socket_ops.hpp"
+#include "common/nohop/slot_table.h"
+
+namespace tierlb::net {
+
+static_assert(nohop_ready == TIERLB_NOHOP_READY && nohop_drain == TIERLB_NOHOP_DRAIN &&
+              nohop_maint == TIERLB_NOHOP_MAINT);
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto reconcile_period = 1s;
+
+std::atomic_ref<std::uint32_t> field(std::uint32_t& value) {
+    return std::atomic_ref<std::uint32_t>(value);
+}
+
+}  // namespace
+
+void nohop_connection_ended(NohopMember& member) {
+    member.connection_ended();
+}
+
+NohopInheritance take_nohop_inheritance() {
+    NohopInheritance inherited;
+    if (const char* text = std::getenv(nohop_variable)) {
+        inherited.handovers = decode_nohop(text);
+        ::unsetenv(nohop_variable);
+    }
+    if (const char* text = std::getenv(nohop_fallback_variable)) {
+        inherited.fallback = text;
+        ::unsetenv(nohop_fallback_variable);
+    }
+    return inherited;
+}
+
+void join_nohop(ListenerRuntime& listener, const std::string& key, int listen_fd,
+                const NohopInheritance& inherited, bool alone) {
+    const auto found = inherited.handovers.find(key);
+    if (found == inherited.handovers.end()) {
+        listener.nohop_fallback =
+            alone ? std::string(
+                        "a process started alone cannot set up the eBPF group: "
+                        "accept-balance needs master mode")
+            : inherited.fallback.empty() ? std::string("the master handed over no eBPF group")
+                                         : inherited.fallback;
+        if (alone) {
+            log::warning("{}: {}; plain SO_REUSEPORT", listener.name, listener.nohop_fallback);
+        }
+        return;
+    }
+    auto member = NohopMember::join(found->second, listen_fd, listener.config->processes.numbers());
+    if (!member) {
+        listener.nohop_fallback = member.error();
+        log::warning(
+            "{}: accept-balance: {}; the kernel will not place connections on this "
+            "process",
+            listener.name, member.error());
+        return;
+    }
+    listener.nohop = std::move(*member);
+}
+
+std::uint32_t accept_queue_length(int listen_fd) {
+    tcp_info info{};
+    socklen_t length = sizeof(info);
+    if (listen_fd < 0 || ::getsockopt(listen_fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) {
+        return 0;
+    }
+    // For a listening socket the kernel reports its accept queue as tcpi_unacked.
+    return info.tcpi_unacked;
+}
+
+Expected<std::unique_ptr<NohopMember>> NohopMember::join(const NohopHandover& handover,
+                                                         int listen_fd,
+                                                         std::vector<int> processes) {
+    tierlb_nohop_table* table = map_table(handover.table_fd);
+    std::optional<std::string> error;
+    if (table == nullptr) {
+        error = "cannot map the slot table: " + errno_text(errno);
+    } else if (handover.slot >= table->slots || table->slots != processes.size()) {
+        error = "the slot table does not match the configuration";
+    } else {
+        error = register_socket(handover.sockets_fd, handover.slot, listen_fd);
+    }
+    ::close(handover.table_fd);
+    ::close(handover.sockets_fd);
+    if (error) {
+        unmap_table(table);
+        return unexpected(*error);
+    }
+    field(table->slot[handover.slot].up).store(1, std::memory_order_release);
+    return std::unique_ptr<NohopMember>(
+        new NohopMember(table, true, handover.slot, handover.migrates, std::move(processes)));
+}
+
+std::unique_ptr<NohopMember> NohopMember::on_table(tierlb_nohop_table& table, std::uint32_t slot,
+                                                   std::vector<int> processes) {
+    return std::unique_ptr<NohopMember>(
+        new NohopMember(&table, false, slot, true, std::move(processes)));
+}
+
+NohopMember::~NohopMember() {
+    if (mapped_) {
+        unmap_table(table_);
+    }
+}
+
+void NohopMember::connection_ended() {
+    if (!detached()) {
+        adjust(-1);
+    }
+}
+
+void NohopMember::adjust(std::int64_t delta) {
+    auto count = field(table_->slot[slot_].count);
+    std::uint32_t seen = count.load(std::memory_order_relaxed);
+    while (true) {
+        const std::int64_t wanted = std::max<std::int64_t>(0, std::int64_t{seen} + delta);
+        if (count.compare_exchange_weak(seen, static_cast<std::uint32_t>(wanted),
+                                        std::memory_order_relaxed)) {
+            return;
+        }
+    }
+}
+
+void NohopMember::start_reconcile(ListenerRuntime& listener) {
+    reconcile_timer_ = std::make_unique<Timer>(listener.listener->executor());
+    reconcile_later(listener);
+}
+
+void NohopMember::reconcile_later(ListenerRuntime& listener) {
+    reconcile_timer_->expires_after(reconcile_period);
+    reconcile_timer_->async_wait([this, &listener](const error_code& ec) {
+        if (!ec && !detached()) {
+            reconcile(listener);
+            reconcile_later(listener);
+        }
+    });
+}
+
+// On the listener's thread, where its socket is closed (a soft stop detaches first).
+void NohopMember::reconcile(ListenerRuntime& listener) {
+    const std::uint32_t held =
+        listener.connections.count() + accept_queue_length(listener.listener->fd());
+    const std::uint32_t count = field(table_->slot[slot_].count).load(std::memory_order_relaxed);
+    if (const std::int64_t correction = drift_.check(count, held)) {
+        log::debug("{}: accept-balance slot {} counted {}, holds {}: corrected by {}",
+                   listener.name, slot_, count, held, correction);
+        adjust(correction);
+    }
+}
+
+std::vector<NohopSlotView> NohopMember::slots() const {
+    std::vector<NohopSlotView> views;
+    for (std::size_t i = 0; i < processes_.size(); ++i) {
+        auto& s = table_->slot[i];
+        NohopSlotView v;
+        v.process = processes_[i];
+        v.count = field(s.count).load(std::memory_order_relaxed);
+        v.weight = field(s.weight).load(std::memory_order_relaxed);
+        v.admin = field(s.admin).load(std::memory_order_relaxed);
+        v.up = field(s.up).load(std::memory_order_relaxed) != 0;
+        v.selected = std::atomic_ref<__u64>(s.selected).load(std::memory_order_relaxed);
+        views.push_back(v);
+    }
+    return views;
+}
+
+std::optional<std::uint32_t> NohopMember::slot_of(int process) const {
+    for (std::size_t i = 0; i < processes_.size(); ++i) {
+        if (processes_[i] == process) {
+            return static_cast<std::uint32_t>(i);
+        }
+    }
+    return std::nullopt;
+}
+
+bool NohopMember::set_weight(int process, std::uint32_t weight) {
+    const auto slot = slot_of(process);
+    if (!slot || weight > TIERLB_NOHOP_MAX_WEIGHT) {
+        return false;
+    }
+    field(table_->slot[*slot].weight).store(weight, std::memory_order_relaxed);
+    return true;
+}
+
+bool NohopMember::set_admin(int process, std::uint32_t admin) {
+    const auto slot = slot_of(process);
+    if (!slot || admin > nohop_maint) {
+        return false;
+    }
+    field(table_->slot[*slot].admin).store(admin, std::memory_order_relaxed);
+    return true;
+}
+
+}  // namespace tierlb::net

@@ -1,0 +1,324 @@
+"""Issue [9]: no-hop mode. `bind ... process 1-3 accept-balance leastconn`: the three processes
+share the port with SO_REUSEPORT and an eBPF program loaded by the master makes the kernel
+place each new connection on the process with the fewest. Real processes, real connections:
+the distribution of [2] (bursts, random closes, gaps refilled one at a time), drain and
+weights, a worker killed with connections in its queue and during a burst, a reload, and the
+fallback to plain SO_REUSEPORT where loading the program is refused.
+
+Where the machine forbids eBPF (no CAP_BPF/CAP_SYS_ADMIN, an old kernel, tierlb built without
+clang and libbpf), the tests that need it are skipped, saying why (ctest shows them skipped);
+the fallback test runs everywhere it can drop the capabilities."""
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import EchoBackend, EchoClients, Tierlb, show_stat, stats_command, wait_until
+from test_dispatcher import open_burst, spread
+
+PROCESSES = (1, 2, 3)
+
+
+def no_hop_config(backend_port, tmp, bind_options=""):
+    """Three processes sharing 127.0.0.1:0 with accept-balance, each with its own stats
+    socket on a path (a reload takes a path over; an abns@ name could not be bound twice)."""
+    lines = ["global"]
+    lines += ["    stats socket %s process %d level admin" % (stats_path(tmp, n), n)
+              for n in PROCESSES]
+    lines += [
+        "defaults",
+        "    mode tcp",
+        "    timeout connect 2s",
+        "    timeout client 1h",
+        "    timeout server 1h",
+        "listen web",
+        "    bind 127.0.0.1:0 process 1-3 accept-balance leastconn %s" % bind_options,
+        "    server app 127.0.0.1:%d" % backend_port,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def stats_path(tmp, process):
+    return os.path.join(tmp, "p%d.sock" % process)
+
+
+def info(tmp, process):
+    text = stats_command(stats_path(tmp, process), "show info")
+    return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def held(tmp, processes=PROCESSES):
+    """{process: connections it holds}: each process's own FRONTEND scur, the ground truth."""
+    counts = {}
+    for n in processes:
+        for row in show_stat(stats_path(tmp, n)):
+            if row["pxname"] == "web" and row["svname"] == "FRONTEND":
+                counts[n] = int(row["scur"])
+    return counts
+
+
+def slot_rows(tmp, asked=1):
+    """{process: its row of the bind} as process ASKED shows the whole group (type 3 rows)."""
+    return {int(row["pid"]): row for row in show_stat(stats_path(tmp, asked))
+            if row["pxname"] == "web" and row["type"] == "3"}
+
+
+def settled(tmp, total, processes=PROCESSES):
+    """The counts once the processes hold TOTAL connections between them."""
+    return wait_until(lambda: (lambda c: c if sum(c.values()) == total else None)(
+        held(tmp, processes)), timeout=5.0, message="the processes to hold %d" % total)
+
+
+def skip_unless_ebpf(test, tmp):
+    mode = info(tmp, 1).get("AcceptBalance", "")
+    if not mode.startswith("eBPF"):
+        test.skipTest("eBPF not available on this machine, accept-balance runs as %r" % mode)
+    return mode
+
+
+class NoHopCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="tierlb-nohop-")
+        self.backend = EchoBackend()
+
+    def tearDown(self):
+        self.backend.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, prefix=()):
+        lb = Tierlb(no_hop_config(self.backend.port, self.tmp), prefix=prefix)
+        self.addCleanup(lb.stop)
+        return lb.start()
+
+
+class Distribution(NoHopCase):
+    def test_bursts_random_closes_and_gaps_filled_one_by_one(self):
+        """90 long-lived connections in bursts of 30 (the SYNs of a burst arrive together), 40
+        closed at random, then new connections one at a time: every process within one of the
+        others after each burst, and each new connection on a process with the fewest. The
+        rows of show stat count what the processes hold."""
+        rng = random.Random(9)
+        lb = self.start()
+        skip_unless_ebpf(self, self.tmp)
+        port = lb.port("web")
+        socks = []
+        for total in (30, 60, 90):
+            socks += open_burst(port, 30)
+            counts = settled(self.tmp, total)
+            self.assertLessEqual(spread(counts), 1, counts)
+        rows = slot_rows(self.tmp, asked=2)
+        self.assertEqual({n: int(r["scur"]) for n, r in rows.items()}, counts)
+        self.assertEqual({r["status"] for r in rows.values()}, {"UP"})
+        self.assertEqual(sum(int(r["lbtot"]) for r in rows.values()), 90)
+
+        for s in rng.sample(socks, 40):
+            socks.remove(s)
+            s.close()
+        counts = settled(self.tmp, 50)
+        # The processes take the ended connections off their slots.
+        wait_until(lambda: {n: int(r["scur"]) for n, r in slot_rows(self.tmp).items()} ==
+                   counts, timeout=3.0, message="the slots to follow the closes")
+        refills = 0
+        while spread(counts) > 1:
+            fewest = min(counts.values())
+            socks += open_burst(port, 1)
+            after = settled(self.tmp, sum(counts.values()) + 1)
+            grown = [n for n in after if after[n] == counts[n] + 1]
+            self.assertEqual(len(grown), 1, (counts, after))
+            self.assertEqual(counts[grown[0]], fewest,
+                             "a new connection went to a process without the fewest")
+            counts = after
+            refills += 1
+            self.assertLess(refills, 40)
+        for s in socks:
+            s.close()
+        settled(self.tmp, 0)
+
+
+class Admin(NoHopCase):
+    def test_drain_maint_and_weights(self):
+        """`set accept-balance` on any process of the group: a drained process, one in
+        maintenance and one of weight 0 get no new connection; back to ready, a process gets
+        the new ones until it has caught up; weight 2 takes twice the connections."""
+        lb = self.start()
+        skip_unless_ebpf(self, self.tmp)
+        port = lb.port("web")
+        socks = open_burst(port, 6)
+        settled(self.tmp, 6)
+
+        def command(text, asked=3):
+            self.assertEqual(stats_command(stats_path(self.tmp, asked), text), "\n", text)
+
+        for state in ("state drain", "state maint", "weight 0"):
+            before = settled(self.tmp, len(socks))
+            command("set accept-balance web/sock-1@p2 %s" % state)
+            self.assertIn(slot_rows(self.tmp)[2]["status"], ("DRAIN", "MAINT"))
+            socks += open_burst(port, 6)
+            after = settled(self.tmp, len(socks))
+            self.assertEqual(after[2], before[2], "%s: process 2 got connections" % state)
+            command("set accept-balance web/sock-1@p2 state ready")
+            command("set accept-balance web/sock-1@p2 weight 1")
+        # Back in service with the fewest: the next ones go to process 2 until it catches up.
+        counts = settled(self.tmp, len(socks))
+        behind = max(counts.values()) - counts[2]
+        socks += open_burst(port, behind)
+        after = settled(self.tmp, len(socks))
+        self.assertEqual(after[2], counts[2] + behind, (counts, after))
+        # Weight 2 on process 1: of 40 new connections it takes about twice the others' share.
+        command("set accept-balance web/sock-1@p1 weight 2", asked=2)
+        counts = settled(self.tmp, len(socks))
+        for _ in range(4):
+            socks += open_burst(port, 10)
+        after = settled(self.tmp, len(socks))
+        gained = {n: after[n] - counts[n] for n in PROCESSES}
+        self.assertGreaterEqual(gained[1], gained[2] + gained[3] - 4, gained)
+        self.assertEqual(slot_rows(self.tmp)[1]["weight"], "2")
+        for s in socks:
+            s.close()
+
+
+def read_echo(s, length, timeout=5.0):
+    """The LENGTH bytes a connection's echo sends back (fewer if it closed first)."""
+    s.settimeout(timeout)
+    with s.makefile("rb") as f:
+        return f.read(length)
+
+
+class WorkerLoss(NoHopCase):
+    def test_connections_queued_on_a_killed_worker_go_to_the_others(self):
+        """Process 2 stops (SIGSTOP) with 10 connections; of 15 new ones, the kernel queues 5
+        on its socket. It is killed: its slot goes down, and (where the kernel migrates) the
+        5 queued connections are served by processes 1 and 3 at once, not at its restart.
+        Restarted, process 2 joins again with no connection and gets the next ones."""
+        lb = self.start()
+        mode = skip_unless_ebpf(self, self.tmp)
+        migrates = "wait for a restart" not in mode
+        port = lb.port("web")
+        socks = open_burst(port, 30)
+        self.assertEqual(settled(self.tmp, 30), {1: 10, 2: 10, 3: 10})
+        victim = lb.pid_of(2)
+        os.kill(victim, signal.SIGSTOP)
+        queued = []
+        for i in range(15):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"queued %d" % i)
+            queued.append(s)
+        # Processes 1 and 3 take 10 of them; 5 wait in the stopped process's queue.
+        self.assertEqual(settled(self.tmp, 30, (1, 3)), {1: 15, 3: 15})
+        mark = lb.log.count()
+        os.kill(victim, signal.SIGKILL)
+        lb.log.wait_for(r"process 2 was killed by signal 9", start=mark)
+        if migrates:
+            moved = lb.log.wait_for(r"'web', bind .*: process 2 is gone, (\d+) connections "
+                                    r"queued for it went to the other processes", start=mark)
+            self.assertEqual(int(moved.group(1)), 5)
+            # Served now, by the two others (leastconn between them), not at the restart.
+            self.assertEqual(sorted(settled(self.tmp, 35, (1, 3)).values()), [17, 18])
+        for i, s in enumerate(queued):
+            self.assertEqual(read_echo(s, len(b"queued %d" % i)), b"queued %d" % i)
+        lb.log.wait_for(r"process 2 started \(pid (?!%d\))" % victim, start=mark)
+        restarted = lb.pid_of(2)
+        lb.log.wait_for(r"\(%d\) : process 2 ready" % restarted, start=mark)
+        counts = settled(self.tmp, 35 if migrates else 40)
+        self.assertEqual(counts[2], 0 if migrates else 5)
+        self.assertEqual(slot_rows(self.tmp)[2]["status"], "UP")
+        # It has the fewest: the next connections, one at a time, are its own.
+        for _ in range(5):
+            queued += open_burst(port, 1)
+        self.assertEqual(settled(self.tmp, sum(counts.values()) + 5)[2], counts[2] + 5)
+        for s in socks + queued:
+            s.close()
+
+    def test_worker_killed_during_a_burst_fails_no_new_connection(self):
+        """Clients connect one after the other (connect, echo, close) while process 2 is
+        killed: every connection that starts after the kill is served (the dead slot is
+        skipped, connections the kernel placed on it before the master noticed are moved or
+        wait for the restart); at most the one in the middle of its exchange with the killed
+        process fails."""
+        lb = self.start()
+        skip_unless_ebpf(self, self.tmp)
+        with EchoClients(lb.port("web")) as clients:
+            results = clients.results
+            wait_until(lambda: len(results) >= 30, message="traffic before the kill")
+            victim = lb.pid_of(2)
+            mark = lb.log.count()
+            os.kill(victim, signal.SIGKILL)
+            killed_at = time.monotonic()
+            lb.log.wait_for(r"process 2 started \(pid (?!%d\))" % victim, start=mark)
+            lb.log.wait_for(r"\(%d\) : process 2 ready" % lb.pid_of(2), start=mark)
+            count = len(results)
+            wait_until(lambda: len(results) >= count + 30, message="traffic after the restart")
+        after = [ok for started, ok in results if started >= killed_at]
+        before = [ok for started, ok in results if started < killed_at]
+        self.assertTrue(all(after), "%d of %d new connections failed" %
+                        (after.count(False), len(after)))
+        self.assertLessEqual(before.count(False), 1)
+
+
+class Reload(NoHopCase):
+    def test_a_reload_keeps_the_group(self):
+        """After a reload the new processes join the same group (their sockets are the same
+        ones): still eBPF, new connections spread within one over the new processes, and the
+        previous ones' connections are left to them."""
+        lb = self.start()
+        skip_unless_ebpf(self, self.tmp)
+        port = lb.port("web")
+        old = open_burst(port, 9)
+        settled(self.tmp, 9)
+        mark = lb.log.count()
+        lb.process.send_signal(signal.SIGUSR2)
+        lb.log.wait_for(r"master: reload done", start=mark)
+        for n in PROCESSES:
+            lb.log.wait_for(r"\(%d\) : process %d ready" % (lb.pid_of(n), n), start=mark)
+        wait_until(lambda: all(info(self.tmp, n)["Pid"] == str(lb.pid_of(n)) for n in PROCESSES),
+                   message="the new processes to answer on the stats sockets")
+        self.assertTrue(info(self.tmp, 2)["AcceptBalance"].startswith("eBPF"))
+        new = open_burst(port, 12)
+        counts = settled(self.tmp, 12)
+        self.assertLessEqual(spread(counts), 1, counts)
+        self.assertEqual(lb.log.find_all(r"\[(WARNING|ALERT)\]"), [])
+        for s in old + new:
+            s.close()
+
+
+class Fallback(NoHopCase):
+    def test_refused_program_warns_once_and_runs_plain_reuseport(self):
+        """The master runs without CAP_BPF and CAP_SYS_ADMIN (setpriv): loading the program is
+        refused, one warning says so and why, show info says SO_REUSEPORT in every process,
+        and connections are served all the same."""
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            self.skipTest("setpriv (util-linux) is not installed")
+        drop = [setpriv, "--bounding-set", "-bpf,-sys_admin", "--inh-caps", "-bpf,-sys_admin",
+                "--"]
+        probe = subprocess.run(drop + ["true"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("cannot drop capabilities here: %s" % probe.stderr.decode().strip())
+        lb = self.start(prefix=drop)
+        if "built without eBPF" in info(self.tmp, 1)["AcceptBalance"]:
+            self.skipTest("tierlb was built without eBPF support: there is no load to refuse")
+        for n in PROCESSES:
+            mode = info(self.tmp, n)["AcceptBalance"]
+            self.assertTrue(mode.startswith("SO_REUSEPORT ("), mode)
+            self.assertIn("CAP_BPF", mode)
+        warnings = lb.log.find_all(r"\[WARNING\].*accept-balance")
+        self.assertEqual(len(warnings), 1, lb.log.lines)
+        self.assertRegex(warnings[0].string, r"accept-balance leastconn: the kernel refused the "
+                         r"eBPF program: .*'web', bind '127.0.0.1:0'.* will run on plain "
+                         r"SO_REUSEPORT")
+        socks = open_burst(lb.port("web"), 30)
+        counts = settled(self.tmp, 30)
+        self.assertEqual(set(counts), set(PROCESSES))
+        self.assertEqual(slot_rows(self.tmp), {})  # no group, no rows
+        for s in socks:
+            s.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
