@@ -71,6 +71,17 @@ void set_maxaccept(ParseContext& ctx, Global& g, const Words& w) {
         g.tune_maxaccept);
 }
 
+void set_idle_offload(ParseContext& ctx, Global& g, const Words& w) {
+    if (!ctx.expect_args(w, 1, 1, "tune.ssl.idle-offload on|off")) {
+        return;
+    }
+    if (w[1] != "on" && w[1] != "off") {
+        ctx.error("'tune.ssl.idle-offload' expects 'on' or 'off', not '" + w[1] + "'");
+        return;
+    }
+    g.tune_ssl_idle_offload = w[1] == "on";
+}
+
 void set_hard_stop_after(ParseContext& ctx, Global& g, const Words& w) {
     Duration d{};
     if (ctx.expect_args(w, 1, 1, "hard-stop-after <time>") &&
@@ -265,6 +276,7 @@ constexpr GlobalKeyword global_keywords[] = {
     {"nbthread", set_nbthread},
     {"cpu-map", set_cpu_map},
     {"tune.maxaccept", set_maxaccept},
+    {"tune.ssl.idle-offload", set_idle_offload},
     {"hard-stop-after", set_hard_stop_after},
     {"stats", set_stats},
     {"log", add_log},

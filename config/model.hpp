@@ -78,6 +78,8 @@ struct Global {
     std::uint32_t nbthread = 1;
     std::vector<CpuMap> cpu_maps;
     std::uint32_t tune_maxaccept = 4;
+    // tune.ssl.idle-offload: idle TLS 1.3 connections leave OpenSSL (worker/tls_takeover.hpp)
+    bool tune_ssl_idle_offload = true;
     std::optional<Duration> hard_stop_after;
     std::vector<StatsSocket> stats_sockets;
     Duration stats_timeout{10000};

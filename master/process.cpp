@@ -21,6 +21,7 @@
 #include "master/master_cli.hpp"
 #include "master/privileges.hpp"
 #include "worker/tls_session.hpp"
+#include "worker/tls_takeover.hpp"
 
 namespace tierlb::master {
 
@@ -244,6 +245,7 @@ std::optional<std::string> ProcessHost::start_tls() {
     const auto& keys_file = config_->global.tls_ticket_keys;
     if (!keys_file.empty()) {
         auto keys = worker::TicketKeys::read_file(keys_file);
+    worker::enable_idle_offload(config_->global.tune_ssl_idle_offload);
         if (!keys) {
             return keys.error();
         }

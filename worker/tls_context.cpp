@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "worker/tls_takeover.hpp"
+
 namespace tierlb::worker {
 
 std::string openssl_errors() {
@@ -132,6 +134,7 @@ std::optional<std::string> BindTls::configure(SSL_CTX* ctx, const CertificateOpt
     if (tickets_ != nullptr && !bind.tls.no_tls_tickets) {
         tickets_->install(ctx);
     }
+    install_takeover_callbacks(ctx);  // idle offload: the traffic secrets of watched SSLs
     return std::nullopt;
 }
 
@@ -337,7 +340,11 @@ Expected<std::unique_ptr<BindTls>> BindTls::load(const config::Bind& bind,
 }
 
 SSL* BindTls::new_connection() const {
-    return SSL_new(certs_.front()->ctx.get());
+    SSL* ssl = SSL_new(certs_.front()->ctx.get());
+    if (ssl != nullptr && idle_offload_enabled()) {
+        watch_for_takeover(ssl);  // if it cannot, the connection stays on OpenSSL
+    }
+    return ssl;
 }
 
 const BindTls::Certificate* BindTls::lookup(const std::string& name) const {

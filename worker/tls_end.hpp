@@ -6,18 +6,26 @@
 // is cleared so that the tunnel waits for the kernel's next word.
 //
 // Buffers: SSL_MODE_RELEASE_BUFFERS (set on every context) gives them back while idle.
+//
+// Idle offload (tune.ssl.idle-offload): once a TLS 1.3 connection is idle -- a read would
+// block and OpenSSL holds nothing -- its record layer is taken over (worker/tls_takeover.hpp)
+// and the SSL object freed; a Tls13Stream reads and writes the records from then on. Taken
+// over when a read would block, or when a write completes while the reads wait.
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <memory>
 #include <span>
 #include <string>
 #include <system_error>
 
 #include "common/net/poller.hpp"
 #include "common/net/stream_end.hpp"
+#include "worker/tls13_stream.hpp"
+#include "worker/tls_takeover.hpp"
 
 namespace tierlb::worker {
 
@@ -36,7 +44,9 @@ public:
 
     net::PollWatch& watch() { return watch_; }
     int fd() const { return watch_.fd; }
+    // Null once the connection was taken over (or before begin()).
     SSL* ssl() const { return ssl_; }
+    bool taken_over() const { return stream_ != nullptr; }
 
     // TLS from here on, as the server side; takes SSL.
     void begin(SSL* ssl) {
@@ -52,35 +62,83 @@ public:
     }
 
     // Plaintext OpenSSL holds already (read ahead), readable without a system call.
-    bool has_buffered() const { return ssl_ != nullptr && SSL_has_pending(ssl_) == 1; }
-
-    bool can_read() const {
-        return (watch_.ready & net::readable) != 0 || (ssl_ != nullptr && SSL_has_pending(ssl_));
+    bool has_buffered() const {
+        if (stream_) {
+            return stream_->has_buffered();
+        }
+        return ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
     }
+
+    bool can_read() const { return (watch_.ready & net::readable) != 0 || has_buffered(); }
     bool can_write() const { return (watch_.ready & net::writable) != 0; }
 
     net::IoResult read(std::span<std::byte> into) {
+        if (stream_) {
+            return stream_->read(watch_, into);
+        }
         ERR_clear_error();
         std::size_t n = 0;
         if (SSL_read_ex(ssl_, into.data(), into.size(), &n) == 1) {
+            reads_wait_ = false;
+            return {net::IoStatus::ok, n, 0};
+        }
+        net::IoResult r = result_of(0);
+        if (r.status == net::IoStatus::want_read) {
+            reads_wait_ = true;
+            if (take_over()) {
+                return stream_->read(watch_, into);  // sends what OpenSSL owed, if anything
+            }
+        }
+        return r;
+    }
+
+    net::IoResult write(std::span<const std::byte> from) {
+        if (stream_) {
+            return stream_->write(watch_, from);
+        }
+        ERR_clear_error();
+        std::size_t n = 0;
+        if (SSL_write_ex(ssl_, from.data(), from.size(), &n) == 1) {
+            if (reads_wait_) {
+                take_over();
+            }
             return {net::IoStatus::ok, n, 0};
         }
         return result_of(0);
     }
 
-    net::IoResult write(std::span<const std::byte> from) {
-        ERR_clear_error();
-        std::size_t n = 0;
-        if (SSL_write_ex(ssl_, from.data(), from.size(), &n) == 1) {
-            return {net::IoStatus::ok, n, 0};
+    // Takes the record layer over from OpenSSL if the connection was watched for it and is
+    // idle now; true once taken over. Called by read() and write(); public for tests.
+    bool take_over() {
+        if (stream_) {
+            return true;
         }
-        return result_of(0);
+        if (ssl_ == nullptr) {
+            return false;
+        }
+        Takeover t = capture_for_takeover(ssl_);
+        if (t.check != TakeoverCheck::ready) {
+            return false;
+        }
+        stream_ = std::make_unique<Tls13Stream>(t.state, t.owe_key_update);
+        t.state.wipe();
+        // Freed before any close_notify: with no-tls-tickets, OpenSSL drops the session from
+        // this process's cache, as it does today for clients that close without one.
+        SSL_free(ssl_);
+        ssl_ = nullptr;
+        count_taken_over();
+        if (stream_->has_output()) {
+            stream_->flush(watch_);  // the rest goes before the next read or write
+        }
+        return true;
     }
 
     // A half-close: TLS's close_notify, then the socket's. Best effort: a peer that cannot
     // take the alert now still sees the socket's end.
     void shutdown_write() {
-        if (ssl_ != nullptr) {
+        if (stream_) {
+            stream_->send_close_notify(watch_);
+        } else if (ssl_ != nullptr) {
             ERR_clear_error();
             SSL_shutdown(ssl_);
         }
@@ -88,10 +146,15 @@ public:
     }
 
     std::string describe(const net::IoResult& r) const {
-        return r.error != 0 ? net::errno_text(r.error) : error_;
+        if (r.error != 0) {
+            return net::errno_text(r.error);
+        }
+        return stream_ ? stream_->error() : error_;
     }
 
     void close() {
+        stream_.reset();
+        reads_wait_ = false;
         if (ssl_ != nullptr) {
             SSL_free(ssl_);
             ssl_ = nullptr;
@@ -138,7 +201,9 @@ private:
 
     net::PollWatch watch_;
     SSL* ssl_ = nullptr;
-    std::string error_;  // OpenSSL's reason for the last error
+    std::unique_ptr<Tls13Stream> stream_;  // once taken over
+    bool reads_wait_ = false;              // the last read would have blocked
+    std::string error_;                    // OpenSSL's reason for the last error
 };
 
 }  // namespace tierlb::worker

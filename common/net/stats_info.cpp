@@ -11,6 +11,7 @@
 
 #include "common/health/check_result.hpp"
 #include "common/log/stream_writer.hpp"
+#include "common/net/tls_offload_counters.hpp"
 #include "tierlb/version.hpp"
 
 namespace tierlb::net {
@@ -300,6 +301,11 @@ std::string show_info(const ProcessRuntime& runtime, const CliActivity& cli) {
     // tierlb's own, after HAProxy's fields (no-hop mode, issue [9]).
     if (const auto mode = accept_balance_mode(runtime)) {
         w.add("AcceptBalance", *mode);
+    }
+    if (get(runtime.state.tls_total) != 0) {
+        // Idle TLS connections taken over from OpenSSL (tune.ssl.idle-offload), and kept.
+        w.add("SslIdleOffloaded", tls_offload_counters.taken.load(std::memory_order_relaxed));
+        w.add("SslIdleKept", tls_offload_counters.kept.load(std::memory_order_relaxed));
     }
     return w.take();
 }
