@@ -8,7 +8,8 @@ namespace {
 // TLV then says: not TLS).
 struct PlainTier {
     template <typename TunnelType>
-    net::Task<bool> prepare(TunnelType&, net::FrontendRuntime&, net::ListenerRuntime&) {
+    net::Task<bool> prepare(TunnelType&, net::FrontendRuntime&, net::ListenerRuntime&,
+                            net::Clock::time_point) {
         co_return true;
     }
     template <typename TunnelType>

@@ -60,7 +60,7 @@ struct TlsTier {
 
     template <typename TunnelType>
     Task<bool> prepare(TunnelType& tunnel, net::FrontendRuntime& frontend,
-                       net::ListenerRuntime& listener) {
+                       net::ListenerRuntime& listener, net::Clock::time_point deadline) {
         net::SessionRecord& record = tunnel.record();
         SSL* ssl = tls->new_connection();
         if (ssl == nullptr) {
@@ -70,7 +70,6 @@ struct TlsTier {
         TlsEnd& client = tunnel.client();
         client.begin(ssl);
         record.set_tls(true);
-        const auto deadline = net::Clock::now() + net::handshake_timeout(*frontend.config);
         while (true) {
             const net::IoResult r = client.handshake();
             if (r.status == net::IoStatus::ok) {

@@ -3,7 +3,7 @@
 //   1. accept-proxy: the PROXY header (when the bind asks for it), whose addresses become the
 //      client's;
 //   2. the tier's own step (TIER::prepare): nothing for a plain frontend, the TLS handshake
-//      for a worker's `ssl` bind;
+//      for a worker's `ssl` bind; steps 1 and 2 share one deadline (`timeout client-hs`);
 //   3. the backend's balancer chooses a server, connect with retries and redispatch;
 //   4. the PROXY header towards the server (send-proxy, -v2, -v2-ssl with TIER::v2_extras),
 //      sent together with the client's first bytes;
@@ -168,9 +168,12 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
         set_keepalive(accepted.fd);
     }
 
+    // One deadline for the PROXY header and the TLS handshake together, as HAProxy has: a
+    // peer that trickles both cannot hold the connection twice as long.
+    const auto handshake_deadline = Clock::now() + handshake_timeout(*frontend.config);
     if (listener.config->accept_proxy) {
-        auto header = co_await read_proxy_header(tunnel->client().watch(),
-                                                 handshake_timeout(*frontend.config));
+        auto header =
+            co_await read_proxy_header(tunnel->client().watch(), handshake_deadline - Clock::now());
         if (!header) {
             add(frontend.stats.request_errors);
             add(listener.stats.request_errors);
@@ -184,7 +187,7 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
         }
     }
 
-    if (!co_await tier.prepare(*tunnel, frontend, listener)) {
+    if (!co_await tier.prepare(*tunnel, frontend, listener, handshake_deadline)) {
         co_return;  // the tier recorded why
     }
     record.begin_session();
