@@ -103,6 +103,23 @@ void set_mode(ParseContext& ctx, Bind& b, Values v) {
     }
 }
 
+// HAProxy's numeric forms of "user" and "group" (ids without a name, in a container).
+void set_uid(ParseContext& ctx, Bind& b, Values v) {
+    std::uint32_t value = 0;
+    if (ctx.parse(
+            "uid", v[0], [](auto t) { return parse_uint(t, 0, 0x7fffffff); }, value)) {
+        b.uid = value;
+    }
+}
+
+void set_gid(ParseContext& ctx, Bind& b, Values v) {
+    std::uint32_t value = 0;
+    if (ctx.parse(
+            "gid", v[0], [](auto t) { return parse_uint(t, 0, 0x7fffffff); }, value)) {
+        b.gid = value;
+    }
+}
+
 void set_accept_balance(ParseContext& ctx, Bind& b, Values v) {
     if (v[0] != "leastconn") {
         ctx.error("'accept-balance': unknown algorithm '" + v[0] + "' (expected leastconn)");
@@ -131,6 +148,8 @@ constexpr BindKeyword bind_keywords[] = {
     {"mode", 1, set_mode},
     {"user", 1, set_text<&Bind::user>},
     {"group", 1, set_text<&Bind::group>},
+    {"uid", 1, set_uid},
+    {"gid", 1, set_gid},
     {"accept-handoff", 0, set_flag<&Bind::accept_handoff>},
     {"accept-balance", 1, set_accept_balance},
 };

@@ -170,7 +170,11 @@ struct Bind {
     std::string name;
     std::uint32_t id = 0;  // "id", else its position from 1
     std::optional<mode_t> mode;
+    // Unix sockets: the socket file's owner, and who may connect to an accept-handoff bind
+    // or send a PROXY header to an accept-proxy one (besides root and this process's user).
     std::string user, group;
+    std::optional<uid_t> uid;  // "uid N": the numeric form of "user"
+    std::optional<gid_t> gid;  // "gid N": of "group"
     bool accept_handoff = false;
     bool accept_balance_leastconn = false;
     Location where;

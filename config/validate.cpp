@@ -132,8 +132,16 @@ void check_bind(const Bind& b, Diagnostics& diag) {
                                 ": 'accept-handoff' and 'accept-proxy' conflict: a handed-off "
                                 "socket comes with its addresses, not a PROXY header");
     }
-    if (!b.address.is_unix() && (b.mode || !b.user.empty() || !b.group.empty())) {
-        diag.error(b.where, name + ": 'mode', 'user' and 'group' apply to unix sockets only");
+    const bool names_owner = !b.user.empty() || !b.group.empty() || b.uid || b.gid;
+    if (!b.address.is_unix() && (b.mode || names_owner)) {
+        diag.error(b.where, name +
+                                ": 'mode', 'user', 'group', 'uid' and 'gid' apply to unix "
+                                "sockets only");
+    }
+    if ((!b.user.empty() && b.uid) || (!b.group.empty() && b.gid)) {
+        diag.error(b.where, name +
+                                ": 'user' and 'uid' (or 'group' and 'gid') name the same "
+                                "thing: give one");
     }
     if (b.accept_balance_leastconn && b.address.is_unix()) {
         diag.error(b.where, name +

@@ -39,6 +39,8 @@ Expected<net::ListenOptions> options_of(const config::Configuration& config,
     // Hand-off control connections keep each message whole with its descriptor.
     o.type = bind.accept_handoff ? SOCK_SEQPACKET : SOCK_STREAM;
     o.mode = bind.mode;
+    o.owner = bind.uid;
+    o.group = bind.gid;
     if (!bind.user.empty()) {
         const passwd* pw = ::getpwnam(bind.user.c_str());
         if (pw == nullptr) {

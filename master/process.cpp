@@ -136,6 +136,9 @@ void ProcessHost::build_runtime() {
             listener->connections.set_limit(bind.maxconn.value_or(0));
             listener->name = proxy.name + "/" + (bind.name.empty() ? bind.address_text : bind.name);
             listener->index = static_cast<std::uint32_t>(runtime_.listeners.size());
+            if (bind.accept_proxy && bind.address.is_unix()) {
+                listener->trusted_peers = allowed_peers(bind);  // no file permissions on abns@
+            }
             runtime_.listeners.push_back(std::move(listener));
         }
         runtime_.frontends.push_back(std::move(frontend));
@@ -463,11 +466,14 @@ asio::io_context& ProcessHost::context_for_next_connection() {
     return *contexts_[next_context_++ % contexts_.size()];
 }
 
-// Who may open a control connection to BIND (accept-handoff): this process's user, and the
-// bind's user and group (the ones its socket belongs to).
-worker::AllowedPeers ProcessHost::allowed_peers(const config::Bind& bind) const {
-    worker::AllowedPeers allowed;
+// Who may open a control connection to BIND (accept-handoff), or send it a PROXY header
+// (accept-proxy on a unix socket): this process's user, root, and the bind's user and group
+// (the ones its socket belongs to).
+net::AllowedPeers ProcessHost::allowed_peers(const config::Bind& bind) const {
+    net::AllowedPeers allowed;
     allowed.uid = serving_uid(config_->global);  // the dispatcher's, once both dropped root
+    allowed.bind_uid = bind.uid;
+    allowed.bind_gid = bind.gid;
     if (!bind.user.empty()) {
         if (const passwd* pw = ::getpwnam(bind.user.c_str())) {
             allowed.bind_uid = pw->pw_uid;

@@ -60,7 +60,7 @@ private:
     void accept(net::ListenerRuntime& listener, int fd, const SocketAddress& peer,
                 net::ConnectionSlot slot);
     void start_session(net::Accepted accepted);
-    worker::AllowedPeers allowed_peers(const config::Bind& bind) const;
+    net::AllowedPeers allowed_peers(const config::Bind& bind) const;
     void watch_signals();
     void soft_stop();
     void hard_stop();

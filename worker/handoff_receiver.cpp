@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include "common/handoff/message.hpp"
 #include "common/log/event_log.hpp"
@@ -198,21 +196,13 @@ void ControlConnections::close_all() {
 }
 
 void open_control_connection(net::Executor executor, int fd, net::ProcessState& process,
-                             net::ListenerRuntime& listener, const AllowedPeers& allowed,
+                             net::ListenerRuntime& listener, const net::AllowedPeers& allowed,
                              ControlConnections& registry, StartSession start_session) {
-    ucred peer{};
-    socklen_t length = sizeof(peer);
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) {
-        log::warning("{}: control connection refused: cannot read its credentials: {}",
-                     listener.name, std::strerror(errno));
-        ::close(fd);
-        return;
-    }
-    if (!allowed.allows(peer.uid, peer.gid)) {
+    if (auto why = net::untrusted_peer(fd, allowed)) {
         log::warning(
-            "{}: control connection refused: pid {} runs as uid {} gid {}, not this process's "
-            "user nor the bind's user or group",
-            listener.name, peer.pid, peer.uid, peer.gid);
+            "{}: control connection refused: {}, not this process's user nor the bind's user "
+            "or group",
+            listener.name, *why);
         net::add(listener.stats.request_errors);
         net::add(listener.frontend->stats.request_errors);
         ::close(fd);

@@ -2,41 +2,25 @@
 // The worker's side of hand-off mode (INTERFACE.md section 6): the control connections that
 // dispatchers open to an `accept-handoff` bind (SOCK_SEQPACKET).
 //
-// Each control connection is checked first: its peer must run as this process's user, or as
-// the bind's `user`/`group` (SO_PEERCRED); anything else is refused and logged, so a foreign
-// process that can reach the abstract name cannot hand this worker anything. Then each client
-// socket it brings (with its hand_off message) becomes a session exactly as if accepted here,
-// TLS included, with the socket's own addresses; the dispatcher is told it was taken, and
-// told again when the session ends. Checks are answered at once, from the event loop: a hung
-// worker answers none.
-
-#include <sys/types.h>
+// Each control connection is checked first: its peer must run as this process's user, as the
+// bind's `user`/`group`, or as root (SO_PEERCRED, net::AllowedPeers); anything else is refused
+// and logged, so a foreign process that can reach the abstract name cannot hand this worker
+// anything. Then each client socket it brings (with its hand_off message) becomes a session
+// exactly as if accepted here, TLS included, with the socket's own addresses; the dispatcher
+// is told it was taken, and told again when the session ends. Checks are answered at once,
+// from the event loop: a hung worker answers none.
 
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <vector>
 
 #include "common/net/asio.hpp"
+#include "common/net/peer_credentials.hpp"
 #include "common/net/runtime.hpp"
 #include "common/net/session_flow.hpp"
 
 namespace tierlb::worker {
-
-// Who may hand sockets to a bind: this process's user, the bind's user and group, and root
-// (which could take over this process anyway; a dispatcher connects before it drops root, and
-// the kernel keeps the credentials of the connect).
-struct AllowedPeers {
-    uid_t uid = 0;
-    std::optional<uid_t> bind_uid;
-    std::optional<gid_t> bind_gid;
-
-    bool allows(uid_t peer_uid, gid_t peer_gid) const {
-        return peer_uid == 0 || peer_uid == uid || (bind_uid && peer_uid == *bind_uid) ||
-               (bind_gid && peer_gid == *bind_gid);
-    }
-};
 
 // Starts a session for a socket a dispatcher handed over (on the thread of its choice).
 using StartSession = std::function<void(net::Accepted)>;
@@ -59,7 +43,7 @@ private:
 // Takes FD, a control connection just accepted on LISTENER's bind; it lives as long as the
 // dispatcher keeps it open and its sessions run.
 void open_control_connection(net::Executor executor, int fd, net::ProcessState& process,
-                             net::ListenerRuntime& listener, const AllowedPeers& allowed,
+                             net::ListenerRuntime& listener, const net::AllowedPeers& allowed,
                              ControlConnections& registry, StartSession start_session);
 
 }  // namespace tierlb::worker

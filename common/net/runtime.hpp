@@ -4,6 +4,7 @@
 // stats code reads it; sessions update it.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "common/net/limits.hpp"
 #include "common/net/listener.hpp"
 #include "common/net/nohop_member.hpp"
+#include "common/net/peer_credentials.hpp"
 #include "config/model.hpp"
 
 namespace tierlb::net {
@@ -35,7 +37,7 @@ struct ProcessState {
 struct FrontendCounters {
     TrafficCounters traffic;
     Counter request_errors{0};  // ereq: bad PROXY headers
-    Counter denied{0};          // dreq
+    Counter denied{0};          // dreq: peers refused for their credentials
     Counter tls_handshakes{0};  // completed, resumed ones included
     Counter tls_resumed{0};
     Counter tls_failed_handshakes{0};  // ssl_failed_handshake
@@ -58,6 +60,9 @@ struct ListenerRuntime {
     Gate connections;     // the bind's maxconn
     std::string name;     // "dispatcher/:1234" for logs, or the bind's "name"
     SocketAddress bound;  // the address really bound (port 0 resolved)
+    // accept-proxy on a unix socket: who may send a PROXY header (anyone else could forge
+    // the client addresses). Unset on TCP binds, whose peers are the clients themselves.
+    std::optional<AllowedPeers> trusted_peers;
     std::unique_ptr<Listener> listener;
     // accept-balance leastconn: the eBPF group's slot of this process, or why the listener
     // runs on plain SO_REUSEPORT instead (show info).

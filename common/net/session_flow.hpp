@@ -1,7 +1,7 @@
 #pragma once
 // One client connection from accept to relay, the same in both tiers:
-//   1. accept-proxy: the PROXY header (when the bind asks for it), whose addresses become the
-//      client's;
+//   1. accept-proxy: the PROXY header (when the bind asks for it, and on a unix socket only
+//      from a trusted peer), whose addresses become the client's;
 //   2. the tier's own step (TIER::prepare): nothing for a plain frontend, the TLS handshake
 //      for a worker's `ssl` bind; steps 1 and 2 share one deadline (`timeout client-hs`);
 //   3. the backend's balancer chooses a server, connect with retries and redispatch;
@@ -19,8 +19,10 @@
 #include <type_traits>
 
 #include "common/balance/source_hash.hpp"
+#include "common/log/event_log.hpp"
 #include "common/net/connector.hpp"
 #include "common/net/listener.hpp"
+#include "common/net/peer_credentials.hpp"
 #include "common/net/proxy_reader.hpp"
 #include "common/net/runtime.hpp"
 #include "common/net/session_record.hpp"
@@ -134,6 +136,26 @@ bool give_to_worker(TunnelType& tunnel, HandoffTarget& target, const SocketAddre
     }
 }
 
+// accept-proxy on a unix socket: a PROXY header only from a peer the bind trusts, since any
+// local process can connect to an abstract name and would otherwise choose the client address
+// that the logs, `balance source` and the servers believe. Anyone else is refused: closed,
+// counted in dreq and logged with its pid and uid.
+inline bool trusts_peer(ListenerRuntime& listener, int fd, SessionRecord& record) {
+    if (!listener.trusted_peers) {
+        return true;
+    }
+    const auto why = untrusted_peer(fd, *listener.trusted_peers);
+    if (!why) {
+        return true;
+    }
+    add(listener.frontend->stats.denied);
+    add(listener.stats.denied);
+    log::warning("{}: connection refused: {}, not allowed to send a PROXY header here",
+                 listener.name, *why);
+    record.fail_connection("Connection refused: peer not allowed to send a PROXY header", *why);
+    return false;
+}
+
 struct ReplaceLostServer {
     static constexpr bool enabled = true;
     template <typename TunnelType>
@@ -172,6 +194,9 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
     // peer that trickles both cannot hold the connection twice as long.
     const auto handshake_deadline = Clock::now() + handshake_timeout(*frontend.config);
     if (listener.config->accept_proxy) {
+        if (!trusts_peer(listener, accepted.fd, record)) {
+            co_return;
+        }
         auto header =
             co_await read_proxy_header(tunnel->client().watch(), handshake_deadline - Clock::now());
         if (!header) {

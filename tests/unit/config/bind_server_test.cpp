@@ -68,6 +68,8 @@ TEST_CASE("bind options: accepted forms", "[config][bind]") {
          [](const Bind& b) {
              return b.mode == 0600u && b.user == "nobody" && b.group == "nogroup";
          }},
+        {"bind abns@w2 process 2 accept-proxy uid 1000 gid 1001",
+         [](const Bind& b) { return b.uid == 1000u && b.gid == 1001u; }},
         {"bind abns@w1 process 2 accept-handoff ssl crt a.pem",
          [](const Bind& b) { return b.accept_handoff && b.ssl; }},
         {"bind :443 process 2-3 accept-balance leastconn",
@@ -102,8 +104,11 @@ TEST_CASE("bind options: rejected forms", "[config][bind]") {
         {"bind :443 ssl crt a.pem alpn h2,,x", "invalid protocol list"},
         {"bind :80 maxconn 0", "expected an integer from 1"},
         {"bind :80 backlog x", "invalid number 'x'"},
-        {"bind :80 mode 600", "'mode', 'user' and 'group' apply to unix sockets only"},
+        {"bind :80 mode 600", "'mode', 'user', 'group', 'uid' and 'gid' apply to unix sockets"},
         {"bind :80 user nobody", "apply to unix sockets only"},
+        {"bind :80 uid 0", "apply to unix sockets only"},
+        {"bind abns@x uid -1", "invalid number '-1'"},
+        {"bind abns@x user nobody uid 65534", "'user' and 'uid' (or 'group' and 'gid')"},
         {"bind :80 accept-handoff", "'accept-handoff' needs a unix or abns@ address"},
         {"bind abns@x accept-handoff accept-proxy", "'accept-handoff' and 'accept-proxy' conflict"},
         {"bind abns@x accept-balance leastconn", "'accept-balance' needs a TCP address"},
