@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/net/socket_holder.hpp"
+
 namespace tierlb::net {
 
 std::string errno_text(int error) {
@@ -34,15 +36,20 @@ bool is_stale_unix_socket(const SocketAddress& address) {
     return refused;
 }
 
+// The holder is named when it can be found: a name squatted before start-up is someone to
+// look at.
 std::string bind_error(const SocketAddress& address, int error) {
     const bool abstract =
         address.family() == AddressFamily::abns || address.family() == AddressFamily::abnsz;
+    const auto holder = error == EADDRINUSE ? holder_of(address) : std::nullopt;
     if (error == EADDRINUSE && abstract) {
-        return address.to_string() +
-               " is already held by another process (abstract names are not shared)";
+        return address.to_string() + " is already held by another process" +
+               (holder ? " (" + *holder + "; abstract names are not shared)"
+                       : " (abstract names are not shared)");
     }
     if (error == EADDRINUSE && address.family() == AddressFamily::unix_path) {
-        return address.to_string() + " is in use by a running process";
+        return address.to_string() + " is in use by a running process" +
+               (holder ? " (" + *holder + ")" : "");
     }
     return address.to_string() + ": " + errno_text(error);
 }
