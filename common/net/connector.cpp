@@ -32,7 +32,10 @@ Task<ConnectOutcome> connect_once(const SocketAddress& address,
     ConnectOutcome outcome;
     const int fd = ::socket(address.domain(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        outcome.error = errno_text(errno);
+        const int error = errno;
+        outcome.error = errno_text(error);
+        outcome.out_of_resources =
+            error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
         co_return outcome;
     }
     if (auto ec = end.attach(Poller::of(co_await asio::this_coro::executor), fd, 0)) {
@@ -68,6 +71,46 @@ Task<ConnectOutcome> connect_once(const SocketAddress& address,
     co_return outcome;
 }
 
+namespace {
+
+// How long a connection waits for a descriptor: as long as it would wait in the queue for a
+// server (`timeout queue`, else `timeout connect`), 1 s when neither is set.
+Clock::duration descriptor_wait(const config::Proxy& backend) {
+    const auto& t = backend.timeouts;
+    const auto timeout = t.queue ? t.queue : t.connect;
+    return timeout ? Clock::duration(*timeout) : Clock::duration(1s);
+}
+
+// connect_once, except that a process out of descriptors (or memory) is not the server's
+// fault, and another server would fail alike: the connection waits for one, trying again
+// every 25 ms (the first failure pauses its listener, so no more clients are accepted
+// meanwhile). A client accepted as the last descriptors went waits rather than be dropped.
+Task<ConnectOutcome> connect_when_possible(SessionRecord& record, const SocketAddress& address,
+                                           PlainEnd& end) {
+    const config::Proxy& config = record.backend()->config();
+    std::optional<Clock::time_point> give_up;
+    while (true) {
+        ConnectOutcome outcome = co_await connect_once(address, config.timeouts.connect, end);
+        if (!outcome.out_of_resources) {
+            co_return outcome;
+        }
+        if (!give_up) {
+            give_up = Clock::now() + descriptor_wait(config);
+            if (Listener* listener = record.listener().listener.get()) {
+                listener->resources_short("connect: " + outcome.error);
+            }
+        }
+        if (Clock::now() >= *give_up) {
+            co_return outcome;
+        }
+        Timer pause(co_await asio::this_coro::executor);
+        pause.expires_after(25ms);
+        co_await pause.async_wait(use_task);
+    }
+}
+
+}  // namespace
+
 Task<bool> connect_to_backend(SessionRecord& record, std::optional<std::uint32_t> source_hash,
                               PlainEnd& server_end, std::size_t avoid) {
     BackendRuntime& backend = *record.backend();
@@ -101,13 +144,18 @@ Task<bool> connect_to_backend(SessionRecord& record, std::optional<std::uint32_t
         }
         const auto started = Clock::now();
         const ConnectOutcome outcome =
-            co_await connect_once(target.config->address, connect_timeout, server_end);
+            co_await connect_when_possible(record, target.config->address, server_end);
         if (outcome.connected) {
             record.set_connect_time(Clock::now() - started);
             if (config.tcpka_server) {
                 set_keepalive(server_end.fd());
             }
             co_return true;
+        }
+        if (outcome.out_of_resources) {
+            // HAProxy's "RC": a resource of the proxy ran out during the connect.
+            record.fail('R', 'C', outcome.error);
+            co_return false;
         }
         add(target.stats.connect_errors);
         add(backend.connect_errors());

@@ -17,13 +17,18 @@ namespace tierlb::net {
 // Connects SERVER (an unattached end) for RECORD, which is counted on the server chosen; the
 // first choice avoids AVOID when another server can take the connection. A hand-off server
 // is chosen and counted, not connected: SERVER stays unattached.
-// False once RECORD has been failed and logged ("SC" refused, "sC" timeout, "sQ"/"PQ" queue).
+// False once RECORD has been failed and logged ("SC" refused, "sC" timeout, "sQ"/"PQ" queue,
+// "RC" no descriptor for the connection: it waits for one as long as it would wait in the
+// queue, while RECORD's listener pauses accepting).
 Task<bool> connect_to_backend(SessionRecord& record, std::optional<std::uint32_t> source_hash,
                               PlainEnd& server, std::size_t avoid = balance::no_server);
 
 struct ConnectOutcome {
     bool connected = false;
     bool timed_out = false;
+    // No socket: this process is out of descriptors or memory. Not the server's fault, and
+    // another server would fail the same way.
+    bool out_of_resources = false;
     std::string error;
 };
 

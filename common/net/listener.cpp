@@ -1,5 +1,6 @@
 #include "common/net/listener.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,6 +57,50 @@ void Listener::set_held(bool held) {
     if (!held_) {
         accept_some();  // what arrived meanwhile (its readiness was kept)
     }
+}
+
+void Listener::resources_short(std::string what) {
+    asio::post(executor_, [this, what = std::move(what)] {
+        if (!stopping_) {
+            short_of(what);
+            pause(100ms);
+        }
+    });
+}
+
+// Logged once per episode (until accepting resumes): a flood of clients past the limit must
+// not flood the log too.
+void Listener::short_of(const std::string& what) {
+    if (!short_of_resources_) {
+        log::alert("listener {}: {}; pausing until a connection closes", name_, what);
+    }
+    short_of_resources_ = true;
+    // Once a batch's worth of connections have closed since, a whole batch fits again.
+    const std::uint32_t count = gates_.global->count();
+    careful_until_ = count > max_accept_ ? count - max_accept_ - 1 : 0;
+}
+
+// Near the limit, before each accept: room for a client and its server? Two descriptors,
+// taken and given back, say so without accepting a client that could only be dropped.
+bool Listener::room_for_a_connection() {
+    int spare[2] = {-1, -1};
+    for (int& fd : spare) {
+        fd = ::fcntl(watch_.fd, F_DUPFD_CLOEXEC, 0);
+    }
+    const bool room = spare[0] >= 0 && spare[1] >= 0;
+    for (int fd : spare) {
+        if (fd >= 0) {
+            ::close(fd);
+        }
+    }
+    if (room && short_of_resources_) {
+        short_of_resources_ = false;
+        log::notice("listener {}: accepting again", name_);
+    }
+    if (room && gates_.global->count() <= *careful_until_) {
+        careful_until_.reset();
+    }
+    return room;
 }
 
 void Listener::on_ready(PollWatch*, void* owner) {
@@ -120,15 +165,21 @@ Listener::Batch Listener::accept_batch() {
         if (gates_.full()) {
             return Batch::more;  // accept_some() pauses on the full gate
         }
+        if (careful_until_) {
+            // One at a time: the connection takes its server's descriptor before the next
+            // check (when it runs on this thread).
+            if (i > 0) {
+                return Batch::more;
+            }
+            if (!room_for_a_connection()) {
+                return Batch::pause;
+            }
+        }
         sockaddr_storage peer{};
         socklen_t peer_length = sizeof(peer);
         const int fd = ::accept4(watch_.fd, reinterpret_cast<sockaddr*>(&peer), &peer_length,
                                  SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            if (resource_error_logged_) {
-                log::notice("listener {}: accepting again", name_);
-                resource_error_logged_ = false;
-            }
             add(stats_.accepted);
             handler_(fd,
                      SocketAddress::from_native(reinterpret_cast<sockaddr*>(&peer), peer_length),
@@ -151,11 +202,7 @@ Listener::Batch Listener::accept_batch() {
             case ENOBUFS:
             case ENOMEM:
                 add(stats_.accept_errors);
-                if (!resource_error_logged_) {
-                    log::alert("listener {}: accept: {}; pausing until a connection closes", name_,
-                               errno_text(error));
-                    resource_error_logged_ = true;
-                }
+                short_of("accept: " + errno_text(error));
                 return Batch::pause;
             default:
                 add(stats_.accept_errors);

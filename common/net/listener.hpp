@@ -5,10 +5,17 @@
 // own; transient errors (a client that reset before accept) are skipped. At most
 // `tune.maxaccept` connections are accepted per turn, so one busy listener does not starve
 // the others.
+//
+// Out of descriptors, accept() may still get the last one while the connection to the server
+// then finds none: the session reports it (resources_short). From the first shortage on, until
+// connections have closed, the listener accepts one client at a time and only when two
+// descriptors are free (the client's and its server's), leaving the others in the backlog
+// rather than accepting clients it could only drop.
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/address.hpp"
@@ -108,6 +115,9 @@ public:
     // Stops accepting for a while, leaving connections in the backlog for another process
     // sharing the socket; then accepts again. On the listener's thread.
     void set_held(bool held);
+    // A connection accepted here could not get what it needed (a descriptor for its server):
+    // pause as if accept() had failed with WHAT. From any thread.
+    void resources_short(std::string what);
 
     const std::string& name() const { return name_; }
     Executor executor() { return executor_; }
@@ -123,6 +133,8 @@ private:
     Batch accept_batch();
     void pause(Clock::duration at_most);
     void resume();
+    void short_of(const std::string& what);
+    bool room_for_a_connection();
 
     Executor executor_;
     PollWatch watch_;  // the listening socket, on the poller like client connections
@@ -137,7 +149,10 @@ private:
     bool paused_ = false;
     bool held_ = false;
     bool continuation_posted_ = false;
-    bool resource_error_logged_ = false;
+    bool short_of_resources_ = false;  // paused for want of descriptors, and logged
+    // After a shortage: check for room before each accept while the process holds more
+    // connections than this.
+    std::optional<std::uint32_t> careful_until_;
 };
 
 }  // namespace tierlb::net
