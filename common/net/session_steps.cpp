@@ -45,15 +45,12 @@ TunnelTimeouts tunnel_timeouts(const config::Proxy& frontend, const config::Prox
         out.idle_ms = ms(*server);
         out.idle_side = 's';
     }
-    // Once one side has ended its stream, the fin timeouts apply if set.
-    const auto client_fin = set(frontend.timeouts.client_fin);
-    const auto server_fin = set(backend.timeouts.server_fin);
-    if (client_fin && server_fin) {
-        out.half_closed_ms = ms(std::min(*client_fin, *server_fin));
-    } else if (client_fin) {
-        out.half_closed_ms = ms(*client_fin);
-    } else if (server_fin) {
-        out.half_closed_ms = ms(*server_fin);
+    // Once one side has ended its stream, the other side's fin timeout applies if set.
+    if (const auto client_fin = set(frontend.timeouts.client_fin)) {
+        out.client_fin_ms = ms(*client_fin);
+    }
+    if (const auto server_fin = set(backend.timeouts.server_fin)) {
+        out.server_fin_ms = ms(*server_fin);
     }
     return out;
 }

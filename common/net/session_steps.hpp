@@ -20,7 +20,8 @@ namespace tierlb::net {
 Clock::duration handshake_timeout(const config::Proxy& frontend);
 
 // HAProxy refreshes both sides' timeouts on any transfer, so a tunnel ends after
-// `timeout tunnel` without traffic, else after the shorter of client and server.
+// `timeout tunnel` without traffic, else after the shorter of client and server; once one
+// side has ended its stream, after the other side's `timeout server-fin` / `client-fin`.
 TunnelTimeouts tunnel_timeouts(const config::Proxy& frontend, const config::Proxy& backend);
 
 // The header a server line asks for ("" for none), carrying the client's addresses: a v1

@@ -41,9 +41,12 @@ enum class Direction { to_server, to_client };
 
 // Milliseconds, 0 for none: kept small, every idle connection holds a copy.
 struct TunnelTimeouts {
-    std::uint32_t idle_ms = 0;         // tunnel, else min(client, server)
-    std::uint32_t half_closed_ms = 0;  // client-fin / server-fin once one side ended
-    char idle_side = 'c';              // 'c' or 's': whose timeout "idle" is
+    std::uint32_t idle_ms = 0;  // tunnel, else min(client, server)
+    // Once one side has ended its stream, HAProxy's: the client ended, so the server is
+    // expected to finish within server-fin; the server ended, the client within client-fin.
+    std::uint32_t client_fin_ms = 0;
+    std::uint32_t server_fin_ms = 0;
+    char idle_side = 'c';  // 'c' or 's': whose timeout "idle" is
 };
 
 struct TunnelResult {
@@ -414,8 +417,13 @@ private:
             return;
         }
         dst.shutdown_write();
-        if (timeouts_.half_closed_ms != 0) {
-            timeouts_.idle_ms = timeouts_.half_closed_ms;
+        // The side still sending is the one waited for now.
+        const bool client_ended = &f == &up_;
+        const std::uint32_t fin_ms =
+            client_ended ? timeouts_.server_fin_ms : timeouts_.client_fin_ms;
+        if (fin_ms != 0) {
+            timeouts_.idle_ms = fin_ms;
+            timeouts_.idle_side = client_ended ? 's' : 'c';
             arm_timer();
         }
     }
