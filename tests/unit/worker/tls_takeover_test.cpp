@@ -90,11 +90,20 @@ struct Connection {
     TlsEnd end;
     int client_fd = -1;
     ClientSecrets secrets;
+    int key_updates_received = 0;  // by the client: the server's answers to update_requested
 
     Connection(Server& server, const std::string& suites, SSL_SESSION* resume = nullptr,
                int max_version = TLS1_3_VERSION)
         : cctx(client_context(suites, max_version)), client(SSL_new(cctx)) {
         SSL_set_ex_data(client, secrets_index(), &secrets);
+        SSL_set_msg_callback(client, [](int write_p, int, int type, const void* buf,
+                                        std::size_t length, SSL*, void* arg) {
+            if (write_p == 0 && type == SSL3_RT_HANDSHAKE && length > 0 &&
+                *static_cast<const std::uint8_t*>(buf) == SSL3_MT_KEY_UPDATE) {
+                ++*static_cast<int*>(arg);
+            }
+        });
+        SSL_set_msg_callback_arg(client, &key_updates_received);
         int sv[2];
         REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
         client_fd = sv[0];
@@ -289,39 +298,42 @@ TEST_CASE("offload: a write that completes while reads wait takes the connection
 TEST_CASE("offload: KeyUpdate from the client, with and without update_requested",
           "[worker][offload]") {
     Server server;
-    for (const int type : {SSL_KEY_UPDATE_NOT_REQUESTED, SSL_KEY_UPDATE_REQUESTED}) {
-        INFO("update type " << type);
-        SECTION("after the takeover") {
-            Connection c(server, "TLS_AES_256_GCM_SHA384");
-            REQUIRE(c.handshake());
-            REQUIRE(c.end.take_over());
-            REQUIRE(c.exchange("one", "two", 3, 3).by_client == "two");
-            for (int round = 0; round < 3; ++round) {
-                REQUIRE(SSL_key_update(c.client, type) == 1);
-                const std::string up = pattern(30'000, round);
-                const std::string down = pattern(20'000, round + 7);
-                const auto r = c.exchange(up, down, up.size(), down.size());
-                CHECK(r.by_server == up);
-                CHECK(r.by_client == down);
-                CHECK(r.client_error == SSL_ERROR_NONE);
-            }
-        }
-        SECTION("before the takeover: OpenSSL's updates are followed") {
-            Connection c(server, "TLS_CHACHA20_POLY1305_SHA256");
-            REQUIRE(c.handshake());
+    const int type = GENERATE(SSL_KEY_UPDATE_NOT_REQUESTED, SSL_KEY_UPDATE_REQUESTED);
+    INFO("update type " << type);
+    SECTION("after the takeover") {
+        Connection c(server, "TLS_AES_256_GCM_SHA384");
+        REQUIRE(c.handshake());
+        REQUIRE(c.end.take_over());
+        REQUIRE(c.exchange("one", "two", 3, 3).by_client == "two");
+        for (int round = 0; round < 3; ++round) {
             REQUIRE(SSL_key_update(c.client, type) == 1);
-            // OpenSSL reads the KeyUpdate and the data (and answers a request), then the
-            // read that would block takes over.
-            const auto r1 = c.exchange("before", "", 6, 0);
-            REQUIRE(r1.by_server == "before");
-            c.ready();
-            std::string buffer(64, '\0');
-            c.end.read(std::as_writable_bytes(std::span(buffer)));
-            REQUIRE(c.end.taken_over());
-            const auto r2 = c.exchange("after", "reply", 5, 5);
-            CHECK(r2.by_server == "after");
-            CHECK(r2.by_client == "reply");
+            const std::string up = pattern(30'000, round);
+            const std::string down = pattern(20'000, round + 7);
+            const auto r = c.exchange(up, down, up.size(), down.size());
+            CHECK(r.by_server == up);
+            CHECK(r.by_client == down);
+            CHECK(r.client_error == SSL_ERROR_NONE);
         }
+        // Ours answers each request, and only a request (the last one read with this).
+        REQUIRE(c.exchange("x", "y", 1, 1).by_client == "y");
+        CHECK(c.key_updates_received == (type == SSL_KEY_UPDATE_REQUESTED ? 3 : 0));
+    }
+    SECTION("before the takeover: OpenSSL's updates are followed") {
+        Connection c(server, "TLS_CHACHA20_POLY1305_SHA256");
+        REQUIRE(c.handshake());
+        REQUIRE(SSL_key_update(c.client, type) == 1);
+        // OpenSSL reads the KeyUpdate and the data (and answers a request), then the
+        // read that would block takes over.
+        const auto r1 = c.exchange("before", "", 6, 0);
+        REQUIRE(r1.by_server == "before");
+        c.ready();
+        std::string buffer(64, '\0');
+        c.end.read(std::as_writable_bytes(std::span(buffer)));
+        REQUIRE(c.end.taken_over());
+        const auto r2 = c.exchange("after", "reply", 5, 5);
+        CHECK(r2.by_server == "after");
+        CHECK(r2.by_client == "reply");
+        CHECK(c.key_updates_received == (type == SSL_KEY_UPDATE_REQUESTED ? 1 : 0));
     }
 }
 
