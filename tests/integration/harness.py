@@ -190,14 +190,15 @@ def run_tierlb(args, timeout=20.0, env=None):
 
 
 class EchoBackend:
-    """A TCP echo server on 127.0.0.1, port chosen by the kernel. It answers each client
-    until the client ends its side, then ends its own (half-close aware). With
-    read_proxy=True it first reads a PROXY v1 line and records it."""
+    """A TCP echo server on HOST (127.0.0.1; another host's address in a network namespace),
+    port chosen by the kernel. It answers each client until the client ends its side, then
+    ends its own (half-close aware). With read_proxy=True it first reads a PROXY v1 line and
+    records it."""
 
-    def __init__(self, read_proxy=False):
+    def __init__(self, read_proxy=False, host="127.0.0.1"):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(1024)
         self.port = self.sock.getsockname()[1]
         self.read_proxy = read_proxy

@@ -40,43 +40,48 @@ def spread(counts):
     return max(counts.values()) - min(counts.values())
 
 
-class Distribution(unittest.TestCase):
+def check_leastconn_spread(test, port, stats, rng):
     """90 long-lived connections in bursts of 30, 40 closed at random, then the gaps refilled
-    one at a time: the dispatcher's leastconn keeps every worker within one connection."""
+    one at a time: the dispatcher on PORT (STATS, its stats socket) keeps every worker within
+    one connection, and each new one goes to a worker with the fewest."""
+    socks = []
+    for _ in range(3):
+        socks += open_burst(port, 30)
+    counts = server_sessions(stats, "dispatcher")
+    test.assertEqual(sum(counts.values()), 90, counts)
+    test.assertLessEqual(spread(counts), 1, counts)
+
+    for s in rng.sample(socks, 40):
+        s.close()
+        socks.remove(s)
+    counts = wait_until(
+        lambda: (lambda c: c if sum(c.values()) == 50 else None)(
+            server_sessions(stats, "dispatcher")),
+        timeout=1.0, message="counts to follow the closes")
+
+    while spread(counts) > 1:
+        fewest = min(counts.values())
+        socks += open_burst(port, 1)
+        after = server_sessions(stats, "dispatcher")
+        grown = [name for name in after if after[name] == counts[name] + 1]
+        test.assertEqual(len(grown), 1, (counts, after))
+        test.assertEqual(counts[grown[0]], fewest,
+                         "a new connection went to a worker without the fewest")
+        counts = after
+    test.assertLessEqual(spread(counts), 1, counts)
+    for s in socks:
+        s.close()
+
+
+class Distribution(unittest.TestCase):
+    """check_leastconn_spread over two and three workers."""
 
     def run_scenario(self, workers):
-        rng = random.Random(workers)
         with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
             config, stats, _ = two_tier(backend.port, workers=workers, stats_dir=tmp)
             with Tierlb(config) as lb:
-                port = lb.port("dispatcher")
-                socks = []
-                for _ in range(3):
-                    socks += open_burst(port, 30)
-                counts = server_sessions(stats, "dispatcher")
-                self.assertEqual(sum(counts.values()), 90, counts)
-                self.assertLessEqual(spread(counts), 1, counts)
-
-                for s in rng.sample(socks, 40):
-                    s.close()
-                    socks.remove(s)
-                counts = wait_until(
-                    lambda: (lambda c: c if sum(c.values()) == 50 else None)(
-                        server_sessions(stats, "dispatcher")),
-                    timeout=1.0, message="counts to follow the closes")
-
-                while spread(counts) > 1:
-                    fewest = min(counts.values())
-                    socks += open_burst(port, 1)
-                    after = server_sessions(stats, "dispatcher")
-                    grown = [name for name in after if after[name] == counts[name] + 1]
-                    self.assertEqual(len(grown), 1, (counts, after))
-                    self.assertEqual(counts[grown[0]], fewest,
-                                     "a new connection went to a worker without the fewest")
-                    counts = after
-                self.assertLessEqual(spread(counts), 1, counts)
-                for s in socks:
-                    s.close()
+                check_leastconn_spread(self, lb.port("dispatcher"), stats,
+                                       random.Random(workers))
 
     def test_two_workers(self):
         self.run_scenario(2)

@@ -1,5 +1,6 @@
 """Configuration texts for the integration tests: the seed topology of INTERFACE.md section 2
-(a dispatcher in process 1, workers in processes 2..N+1 over abns@), in plain TCP."""
+(a dispatcher in process 1, workers in processes 2..N+1 over abns@, or over TCP when the
+workers are on other hosts), in plain TCP."""
 
 import os
 
@@ -8,9 +9,13 @@ from harness import unique
 
 def two_tier(backend_port, workers=2, stats_dir=None, send_proxy="send-proxy",
              dispatcher_bind_options="", dispatcher_extra="", worker_extra="",
-             global_extra="", defaults_extra="", server_options="", balance="leastconn"):
-    """Returns (config text, stats socket path of the dispatcher, worker abns names)."""
-    names = [unique("w%d" % (i + 2)) for i in range(workers)]
+             global_extra="", defaults_extra="", server_options="", balance="leastconn",
+             worker_addresses=None, backend_host="127.0.0.1"):
+    """Returns (config text, stats socket path of the dispatcher, worker abns names). With
+    WORKER_ADDRESSES (one "IP:PORT" per worker), the workers listen there instead, and those
+    addresses come back in place of the names."""
+    names = worker_addresses or [unique("w%d" % (i + 2)) for i in range(workers)]
+    addresses = worker_addresses or ["abns@" + name for name in names]
     stats = os.path.join(stats_dir, "dispatcher.sock") if stats_dir else None
     lines = ["global"]
     lines.append("    log stderr format raw local0 info")
@@ -34,11 +39,11 @@ def two_tier(backend_port, workers=2, stats_dir=None, send_proxy="send-proxy",
         "    option redispatch",
     ]
     lines += ["    " + l for l in dispatcher_extra.splitlines() if l.strip()]
-    for i, name in enumerate(names):
-        lines.append("    server w%d abns@%s %s %s" % (i + 2, name, send_proxy, server_options))
+    for i, address in enumerate(addresses):
+        lines.append("    server w%d %s %s %s" % (i + 2, address, send_proxy, server_options))
     lines.append("listen worker")
-    for i, name in enumerate(names):
-        lines.append("    bind abns@%s process %d accept-proxy" % (name, i + 2))
+    for i, address in enumerate(addresses):
+        lines.append("    bind %s process %d accept-proxy" % (address, i + 2))
     lines += ["    " + l for l in worker_extra.splitlines() if l.strip()]
-    lines.append("    server app 127.0.0.1:%d" % backend_port)
+    lines.append("    server app %s:%d" % (backend_host, backend_port))
     return "\n".join(lines) + "\n", stats, names
