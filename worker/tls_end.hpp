@@ -99,12 +99,16 @@ public:
         ERR_clear_error();
         std::size_t n = 0;
         if (SSL_write_ex(ssl_, from.data(), from.size(), &n) == 1) {
+            write_pending_ = false;
             if (reads_wait_) {
                 take_over();
             }
             return {net::IoStatus::ok, n, 0};
         }
-        return result_of(0);
+        const net::IoResult r = result_of(0);
+        // OpenSSL keeps the rest of a record the socket could not take, until written.
+        write_pending_ = r.status == net::IoStatus::want_write;
+        return r;
     }
 
     // Takes the record layer over from OpenSSL if the connection was watched for it and is
@@ -113,7 +117,7 @@ public:
         if (stream_) {
             return true;
         }
-        if (ssl_ == nullptr) {
+        if (ssl_ == nullptr || write_pending_) {
             return false;
         }
         Takeover t = capture_for_takeover(ssl_);
@@ -154,7 +158,7 @@ public:
 
     void close() {
         stream_.reset();
-        reads_wait_ = false;
+        reads_wait_ = write_pending_ = false;
         if (ssl_ != nullptr) {
             SSL_free(ssl_);
             ssl_ = nullptr;
@@ -203,6 +207,7 @@ private:
     SSL* ssl_ = nullptr;
     std::unique_ptr<Tls13Stream> stream_;  // once taken over
     bool reads_wait_ = false;              // the last read would have blocked
+    bool write_pending_ = false;           // OpenSSL holds part of a record to write
     std::string error_;                    // OpenSSL's reason for the last error
 };
 

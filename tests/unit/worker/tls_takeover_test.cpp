@@ -279,20 +279,35 @@ TEST_CASE("offload: records OpenSSL read before the takeover are counted", "[wor
     CHECK(r2.by_client == "answer");
 }
 
-TEST_CASE("offload: a write that completes while reads wait takes the connection over",
+TEST_CASE("offload: not while OpenSSL holds a record half written; then by the write",
           "[worker][offload]") {
     Server server;
     Connection c(server, "TLS_AES_128_GCM_SHA256");
     REQUIRE(c.handshake());
+    // The server writes until the socket is full: OpenSSL keeps the rest of a record.
+    const std::string down = pattern(4'000'000, 5);
+    std::size_t written = 0;
+    net::IoResult w;
+    for (int i = 0; i < max_rounds; ++i) {
+        c.ready();
+        w = c.end.write(std::as_bytes(std::span(down).subspan(written)));
+        if (w.status != net::IoStatus::ok) {
+            break;
+        }
+        written += w.bytes;
+    }
+    REQUIRE(w.status == net::IoStatus::want_write);
+    // An idle read now must not take over: those bytes would be lost.
     c.ready();
     std::string buffer(64, '\0');
-    // No takeover yet: the client has not read the tickets... they are written, though.
     REQUIRE(c.end.read(std::as_writable_bytes(std::span(buffer))).status ==
             net::IoStatus::want_read);
-    REQUIRE(c.end.taken_over());  // an idle read already did it
-    const auto r = c.exchange("ping", "pong", 4, 4);
-    CHECK(r.by_server == "ping");
-    CHECK(r.by_client == "pong");
+    CHECK_FALSE(c.end.taken_over());
+    // The client reads, OpenSSL finishes its record, and that write takes over (reads wait).
+    const auto r = c.exchange("", down.substr(written), 0, down.size());
+    CHECK(c.end.taken_over());
+    CHECK(r.by_client == down);
+    CHECK(c.exchange("up", "", 2, 0).by_server == "up");
 }
 
 TEST_CASE("offload: KeyUpdate from the client, with and without update_requested",
