@@ -330,6 +330,10 @@ class Reload(unittest.TestCase):
                 before = (lb.pid_of(1), lb.pid_of(2))
                 long_lived = connect(port)
                 self.addCleanup(long_lived.close)
+                # Echoed once, it is on the previous worker: the new one, which shares its
+                # socket until the reload is undone, must have nothing to finish.
+                long_lived.sendall(b"before")
+                self.assertEqual(long_lived.recv(10), b"before")
                 mark = lb.log.count()
                 lb.process.send_signal(signal.SIGUSR2)
                 lb.log.wait_for(r"master: reload failed: process 1 of the new configuration "
@@ -384,6 +388,9 @@ class Reload(unittest.TestCase):
                 mark = lb.log.count()
                 lb.process.send_signal(signal.SIGUSR2)
                 lb.log.wait_for(r"master: reload done", start=mark)
+                # The previous dispatcher accepts until it has taken its soft stop in: only
+                # then is every new connection the new configuration's.
+                lb.log.wait_for(r"process 1 stopping softly", start=mark)
                 # Same port (the socket was kept), new backend.
                 self.assertEqual(lb.port("dispatcher", -1), port)
                 echo_once(port)
