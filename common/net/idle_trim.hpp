@@ -25,9 +25,12 @@ public:
 
     std::uint64_t trims() const { return trims_; }
 
+    // What the timer does every quiet period (public for tests): trim if connections came or
+    // went before the last period and none since.
+    void tick();
+
 private:
     void arm();
-    void tick();
     struct Activity {
         std::uint64_t accepted = 0;  // only grows: moves with every new connection
         std::uint32_t current = 0;   // moves with every close not matched by an accept
