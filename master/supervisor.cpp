@@ -133,9 +133,9 @@ void Supervisor::start(Child& child) {
         const int number = child.number;
         child.channel->watch(
             io_.get_executor(),
-            [this, number](const std::string& name, const std::string& body) {
+            [this, number, pid](const std::string& name, const std::string& body) {
                 if (name == ready_message) {
-                    on_ready(number);
+                    on_ready(number, pid);
                 } else {
                     on_child_message(name, body);
                 }
@@ -178,7 +178,13 @@ void Supervisor::send_ticket_keys(const Child& child) {
     }
 }
 
-void Supervisor::on_ready(int number) {
+void Supervisor::on_ready(int number, pid_t pid) {
+    // A process of the previous generation whose "ready" the master reads only after a reload
+    // began (it was started just before) must not count for the new process of its number.
+    const auto current = children_.find(number);
+    if (current == children_.end() || current->second.pid != pid) {
+        return;
+    }
     broadcast(number, process_up_message, std::to_string(number));
     not_ready_yet_.erase(number);
     if (!not_ready_yet_.empty()) {

@@ -81,7 +81,7 @@ private:
     void send_ticket_keys(const Child& child);
     // Tells every process but FROM.
     void broadcast(int from, const std::string& name, const std::string& body);
-    void on_ready(int number);
+    void on_ready(int number, pid_t pid);
 
     // reload.cpp: SIGUSR2/SIGHUP.
     void reload();
