@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <cerrno>
 #include <cstring>
@@ -564,11 +565,24 @@ void ProcessHost::soft_stop() {
     for (auto& frontend : runtime_.frontends) {
         frontend->stopped = true;
     }
+    // Each listener stops on its own thread, after the accepts already queued there; the
+    // drain starts once every one has, so that no connection is accepted after the count of
+    // established ones said none was left (the process would exit under it).
+    auto listening = std::make_shared<std::atomic<std::size_t>>(runtime_.listeners.size() + 1);
+    const auto listener_stopped = [this, listening] {
+        if (listening->fetch_sub(1) == 1) {
+            asio::post(contexts_[0]->get_executor(), [this] { wait_for_drain(); });
+        }
+    };
     for (auto& listener : runtime_.listeners) {
         if (listener->nohop) {
             listener->nohop->detach();  // its slot is the next process's now
         }
-        asio::post(listener->listener->executor(), [l = listener->listener.get()] { l->stop(); });
+        asio::post(listener->listener->executor(),
+                   [l = listener->listener.get(), listener_stopped] {
+                       l->stop();
+                       listener_stopped();
+                   });
     }
     for (auto& channel : handoff_channels_) {
         channel->stop();
@@ -588,7 +602,7 @@ void ProcessHost::soft_stop() {
         });
     }
     drain_timer_ = std::make_unique<net::Timer>(contexts_[0]->get_executor());
-    wait_for_drain();
+    listener_stopped();  // soft_stop's own share: the drain never starts before the timer exists
 }
 
 void ProcessHost::wait_for_drain() {
