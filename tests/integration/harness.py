@@ -7,6 +7,8 @@ here stopped by its pid.
         ...
 """
 
+import atexit
+import glob
 import os
 import random
 import re
@@ -14,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,6 +25,79 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TIERLB = os.environ.get("TIERLB_BINARY") or os.path.join(ROOT, "build", "tierlb")
 HAPROXY = os.environ.get("HAPROXY_BINARY") or "/usr/sbin/haproxy"
+
+
+def _report_sanitizer_findings_to_files():
+    """Makes every ASan, LeakSanitizer and TSan report of every tierlb this test process starts
+    (under a master, daemonized, as another user, directly) a file in SANITIZER_DIR, which the
+    harness reads when a Tierlb stops, after run_tierlb and at exit: a report on a stderr
+    nobody reads (a worker the master restarts, a daemon on /dev/null) must still fail the
+    test. Options that make every finding a report and stop there come before the caller's,
+    so that the caller can change them (not where the reports go). The variables are inert
+    for a binary built without sanitizers."""
+    directory = tempfile.mkdtemp(prefix="tierlb-sanitizer-")
+    os.chmod(directory, 0o1777)  # a process that dropped root writes its report here too
+    report = "log_path=" + os.path.join(directory, "report")
+    suppressions = os.path.join(ROOT, "tests", "sanitizers")
+    ours = {
+        # ASan and LeakSanitizer (part of it): stop at the first error.
+        "ASAN_OPTIONS": ["halt_on_error=1", "detect_leaks=1"],
+        # -fno-sanitize-recover=all already stops UBSan at its first report; with its stack.
+        "UBSAN_OPTIONS": ["halt_on_error=1", "print_stacktrace=1"],
+        # TSan reports every race of a run, and exits 66 at the end when it found any.
+        "TSAN_OPTIONS": ["halt_on_error=0", "second_deadlock_stack=1"],
+        "LSAN_OPTIONS": [],
+    }
+    for variable, flags in ours.items():
+        name = variable.split("_")[0].lower()
+        supp = os.path.join(suppressions, name + ".supp")
+        if os.path.exists(supp):
+            flags.append("suppressions=" + supp)
+        caller = os.environ.get(variable)
+        os.environ[variable] = ":".join(flags + ([caller] if caller else []) + [report])
+    return directory
+
+
+SANITIZER_DIR = _report_sanitizer_findings_to_files()
+
+
+def take_sanitizer_reports():
+    """The text of each sanitizer report written since the last call (then removed)."""
+    reports = []
+    for path in sorted(glob.glob(os.path.join(SANITIZER_DIR, "report.*"))):
+        reports.append("%s:\n%s" % (os.path.basename(path), read_text(path)))
+        os.unlink(path)
+    return reports
+
+
+# The first line of each sanitizer's report. UBSan's go to stderr even with log_path (g++'s
+# runtime, combined with ASan, ignores it), so the harness also looks for them there.
+SANITIZER_REPORT = re.compile(r"runtime error: |ERROR: (Address|Leak|Thread|UndefinedBehavior)"
+                              r"Sanitizer|WARNING: ThreadSanitizer")
+
+
+def check_no_sanitizer_report(stderr_lines=()):
+    """Fails with every report tierlb's processes wrote to their files since the last check,
+    or to STDERR_LINES."""
+    reports = take_sanitizer_reports()
+    flagged = [i for i, line in enumerate(stderr_lines) if SANITIZER_REPORT.search(line)]
+    if flagged:
+        reports.append("on stderr:\n" + "\n".join(stderr_lines[flagged[0]:flagged[0] + 40]))
+    if reports:
+        raise AssertionError("sanitizer reports from tierlb:\n" + "\n".join(reports))
+
+
+@atexit.register
+def _fail_on_late_sanitizer_reports():
+    """Reports no Tierlb.stop() or run_tierlb() saw (a daemon, a process started directly)
+    fail the test process: printed, then exit code 1 whatever unittest said."""
+    reports = take_sanitizer_reports()
+    shutil.rmtree(SANITIZER_DIR, ignore_errors=True)
+    if reports:
+        sys.stdout.flush()
+        sys.stderr.write("sanitizer reports from tierlb:\n" + "\n".join(reports) + "\n")
+        sys.stderr.flush()
+        os._exit(1)
 
 
 def unique(prefix="t"):
@@ -173,6 +249,7 @@ class Tierlb:
                 pass
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        check_no_sanitizer_report(self.log.lines)
         return self.process.returncode
 
     def __enter__(self):
@@ -186,6 +263,7 @@ def run_tierlb(args, timeout=20.0, env=None):
     """Runs tierlb to completion (e.g. -c); returns (exit code, stdout, stderr)."""
     p = subprocess.run([TIERLB] + list(args), capture_output=True, timeout=timeout,
                        env=dict(os.environ, **(env or {})))
+    check_no_sanitizer_report(p.stderr.decode("utf-8", "replace").splitlines())
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
