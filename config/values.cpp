@@ -167,6 +167,13 @@ std::string closest_name(std::string_view word, const std::vector<std::string_vi
     std::string best;
     std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
     for (auto candidate : candidates) {
+        // The distance is at least the difference in length: a candidate that cannot win is
+        // not measured, so that a long unknown word costs no more than a short one.
+        const std::size_t gap = word.size() > candidate.size() ? word.size() - candidate.size()
+                                                               : candidate.size() - word.size();
+        if (gap >= best_distance) {
+            continue;
+        }
         const auto d = distance(word, candidate);
         if (d < best_distance) {
             best_distance = d;
