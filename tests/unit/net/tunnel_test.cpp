@@ -41,24 +41,29 @@ TEST_CASE("tunnel: bytes both ways, half-close forwarded, then a normal end", "[
     blocking(client.outside);
     blocking(server.outside);
     // The client sends and ends its side; the server reads to the end, answers and ends.
+    // What each side saw is checked once both are done: Catch's assertions are not safe to
+    // make from two threads at once.
+    const std::string request = "request from the client";
+    const std::string reply(200000, 'r');
+    std::string server_got, client_got;
+    ssize_t server_wrote = 0, client_wrote = 0;
     std::thread server_side([&] {
-        const std::string request = read_all(server.outside);
-        CHECK(request == "request from the client");
-        const std::string reply(200000, 'r');
-        CHECK(::write(server.outside, reply.data(), reply.size()) ==
-              static_cast<ssize_t>(reply.size()));
+        server_got = read_all(server.outside);
+        server_wrote = ::write(server.outside, reply.data(), reply.size());
         ::shutdown(server.outside, SHUT_WR);
     });
     std::thread client_side([&] {
-        const std::string request = "request from the client";
-        CHECK(::write(client.outside, request.data(), request.size()) ==
-              static_cast<ssize_t>(request.size()));
+        client_wrote = ::write(client.outside, request.data(), request.size());
         ::shutdown(client.outside, SHUT_WR);  // half-close: the reply must still arrive
-        CHECK(read_all(client.outside) == std::string(200000, 'r'));
+        client_got = read_all(client.outside);
     });
     run_until_finished(io, *outcome);
     server_side.join();
     client_side.join();
+    CHECK(server_got == request);
+    CHECK(server_wrote == static_cast<ssize_t>(reply.size()));
+    CHECK(client_wrote == static_cast<ssize_t>(request.size()));
+    CHECK(client_got == reply);
     REQUIRE(outcome->finished == 1);
     CHECK(outcome->result.termination[0] == '-');
     CHECK(outcome->result.termination[1] == '-');
