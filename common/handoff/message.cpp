@@ -22,6 +22,9 @@ constexpr std::size_t address_size = 1 + 16 + 2;
 
 class Writer {
 public:
+    // The head's bytes come first, filled in by finish() once the body's length is known.
+    Writer() : bytes_(head_size, 0) {}
+
     void u8(std::uint8_t v) { bytes_.push_back(v); }
     void u16(std::uint16_t v) { little_endian(v, 2); }
     void u32(std::uint32_t v) { little_endian(v, 4); }
@@ -54,12 +57,12 @@ public:
     }
 
     std::vector<std::uint8_t> finish(Type type) {
-        std::vector<std::uint8_t> out{protocol_version, static_cast<std::uint8_t>(type), 0, 0};
-        const auto length = static_cast<std::uint16_t>(bytes_.size());
-        out[2] = static_cast<std::uint8_t>(length & 0xff);
-        out[3] = static_cast<std::uint8_t>(length >> 8);
-        out.insert(out.end(), bytes_.begin(), bytes_.end());
-        return out;
+        const auto length = static_cast<std::uint16_t>(bytes_.size() - head_size);
+        bytes_[0] = protocol_version;
+        bytes_[1] = static_cast<std::uint8_t>(type);
+        bytes_[2] = static_cast<std::uint8_t>(length & 0xff);
+        bytes_[3] = static_cast<std::uint8_t>(length >> 8);
+        return std::move(bytes_);
     }
 
 private:
