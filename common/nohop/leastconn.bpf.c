@@ -9,6 +9,7 @@
  * choice then also places the connections waiting in the queue of a socket that stops
  * listening (md->migrating_sk is set), which the master does when a process dies. */
 #include <linux/bpf.h>
+#include <linux/tcp.h>
 /* After linux/bpf.h, whose types the helpers' declarations use. */
 #include <bpf/bpf_helpers.h>
 
@@ -35,6 +36,20 @@ struct {
  * another CPU changed meanwhile makes us pick again. */
 #define TRIES 4
 
+/* Whether the packet the kernel asks about opens a connection, which the slot then counts: a
+ * SYN. The listener is looked up for other segments too (an ACK or RST that found no
+ * connection, after a mass close for instance): they are placed the same way, but counted
+ * they would be connections that never come. A queued connection being migrated comes with
+ * no packet at all, and is one. (With SYN cookies the connection is made at the ACK: not
+ * counted here, the process's correction adds it.) */
+static __always_inline int opens_connection(const struct sk_reuseport_md* md) {
+    const struct tcphdr* tcp = (const void*)(long)md->data;
+    if ((const void*)(tcp + 1) > (const void*)(long)md->data_end) {
+        return 1;
+    }
+    return tcp->syn && !tcp->ack;
+}
+
 SEC("sk_reuseport/migrate")
 int tierlb_leastconn(struct sk_reuseport_md* md) {
     __u32 zero = 0;
@@ -45,6 +60,7 @@ int tierlb_leastconn(struct sk_reuseport_md* md) {
     if (!table) {
         return SK_PASS;
     }
+    const int counted = opens_connection(md);
     /* A random start spreads equal keys over the slots. */
     __u32 start = bpf_get_prandom_u32();
     for (try = 0; try < TRIES; try++) {
@@ -60,6 +76,9 @@ int tierlb_leastconn(struct sk_reuseport_md* md) {
             continue;
         }
         selected = slot;
+        if (!counted) {
+            return SK_PASS;
+        }
         /* Count it only if nobody else did in between, so that two connections arriving
          * together on two CPUs do not both take the same least-loaded slot. */
         if (__sync_val_compare_and_swap(&table->slot[slot].count, seen, seen + 1) == seen) {

@@ -14,12 +14,14 @@ import random
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import EchoBackend, EchoClients, Tierlb, show_stat, stats_command, wait_until
+from harness import (EchoBackend, EchoClients, Tierlb, read_text, show_stat, stats_command,
+                     wait_until)
 from test_dispatcher import open_burst, spread
 
 PROCESSES = (1, 2, 3)
@@ -139,6 +141,60 @@ class Distribution(NoHopCase):
         for s in socks:
             s.close()
         settled(self.tmp, 0)
+
+    def test_segments_that_open_nothing_are_not_counted(self):
+        """Bare ACKs and RSTs that match no connection (what a mass close leaves behind) reach
+        the listener lookup, so the program runs for them; only a SYN opens a connection, so
+        they must not count in any slot, or the next connections would avoid that process."""
+        lb = self.start()
+        skip_unless_ebpf(self, self.tmp)
+        port = lb.port("web")
+        try:
+            before = resets_sent()
+            send_stray_segments(port, 0x10, 30)
+            send_stray_segments(port, 0x04, 30)
+        except PermissionError:
+            self.skipTest("no raw sockets here (CAP_NET_RAW)")
+        wait_until(lambda: resets_sent() >= before + 30, timeout=3.0,
+                   message="the kernel to answer the bare ACKs (they reached the listener)")
+        rows = slot_rows(self.tmp)
+        self.assertEqual({n: r["scur"] for n, r in rows.items()}, {1: "0", 2: "0", 3: "0"})
+        socks = open_burst(port, 9)
+        self.assertEqual(settled(self.tmp, 9), {1: 3, 2: 3, 3: 3})
+        for s in socks:
+            s.close()
+
+
+def checksum(data):
+    """The Internet checksum (RFC 1071)."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def send_stray_segments(port, flags, count):
+    """COUNT bare TCP segments with FLAGS (0x10 ACK, 0x04 RST) to 127.0.0.1:PORT from ports
+    no connection uses, through a raw socket: each finds no connection, so the kernel looks
+    the listener up for it (and answers an ACK with a RST)."""
+    address = socket.inet_aton("127.0.0.1")
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP) as raw:
+        for i in range(count):
+            header = struct.pack("!HHIIBBHHH", 61000 + i, port, 1000 + i, 2000 + i, 5 << 4,
+                                 flags, 1024, 0, 0)
+            pseudo = struct.pack("!4s4sBBH", address, address, 0, socket.IPPROTO_TCP,
+                                 len(header))
+            header = header[:16] + struct.pack("!H", checksum(pseudo + header)) + header[18:]
+            raw.sendto(header, ("127.0.0.1", 0))
+
+
+def resets_sent():
+    """The kernel's count of RSTs it sent (/proc/net/snmp, Tcp OutRsts)."""
+    rows = [line.split() for line in read_text("/proc/net/snmp").splitlines()
+            if line.startswith("Tcp:")]
+    return int(rows[1][rows[0].index("OutRsts")])
 
 
 class Admin(NoHopCase):
