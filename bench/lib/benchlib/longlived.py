@@ -8,7 +8,7 @@ import time
 from . import scenario_tls
 from .scenario_base import ScenarioBase, parse_result
 from .systems import HaproxyOneProc, HaproxyTwoTier, TierlbHandoff, TierlbTwoTier, TlsSetup
-from .systems_reuseport import HaproxyReuseport, TierlbReuseport
+from .systems_reuseport import HaproxyReuseport, TierlbNohop, TierlbReuseport
 
 TIERLB2 = TierlbTwoTier.name
 TIERLB_HANDOFF = TierlbHandoff.name
@@ -16,7 +16,9 @@ HAPROXY2 = HaproxyTwoTier.name
 HAPROXY1 = HaproxyOneProc.name
 TIERLB_REUSEPORT = TierlbReuseport.name
 HAPROXY_REUSEPORT = HaproxyReuseport.name
-ALL_SYSTEMS = (TIERLB2, HAPROXY2, HAPROXY1, TIERLB_REUSEPORT, HAPROXY_REUSEPORT, TIERLB_HANDOFF)
+TIERLB_NOHOP = TierlbNohop.name
+ALL_SYSTEMS = (TIERLB2, HAPROXY2, HAPROXY1, TIERLB_REUSEPORT, HAPROXY_REUSEPORT, TIERLB_HANDOFF,
+               TIERLB_NOHOP)
 
 DESCRIPTIONS = {
     TIERLB2: "tierlb, dispatcher (exact leastconn) + W TLS workers over `abns@` with PROXY "
@@ -30,6 +32,9 @@ DESCRIPTIONS = {
                       "SO_REUSEPORT, the kernel picks)",
     HAPROXY_REUSEPORT: "HAProxy 2.6, W separate processes binding the same port "
                        "(SO_REUSEPORT, the kernel picks)",
+    TIERLB_NOHOP: "tierlb no-hop mode, W TLS processes sharing the port (`process 1-W "
+                  "accept-balance leastconn`): an eBPF program makes the kernel pick the "
+                  "process with the fewest connections",
 }
 
 
@@ -41,6 +46,8 @@ def make_system(name, tools, workers, registry, config_dir, tls):
         return TierlbHandoff(tools["tierlb"], workers, registry, config_dir, tls, stats=True)
     if name == TIERLB_REUSEPORT:
         return TierlbReuseport(tools["tierlb"], workers, registry, config_dir, tls, stats=True)
+    if name == TIERLB_NOHOP:
+        return TierlbNohop(tools["tierlb"], workers, registry, config_dir, tls, stats=True)
     if name == HAPROXY2:
         return HaproxyTwoTier(tools["haproxy"], workers, 1, registry, config_dir, tls,
                               stats=True)

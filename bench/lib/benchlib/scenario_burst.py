@@ -16,12 +16,13 @@ import time
 
 from . import report, scenario_tls
 from .longlived import (DESCRIPTIONS, HAPROXY1, HAPROXY2, HAPROXY_REUSEPORT, TIERLB2,
-                        TIERLB_HANDOFF, TIERLB_REUSEPORT, LonglivedScenarioBase, make_system,
-                        tls_setup)
+                        TIERLB_HANDOFF, TIERLB_NOHOP, TIERLB_REUSEPORT, LonglivedScenarioBase,
+                        make_system, tls_setup)
 from .scenario_tls import cpu_delta, cpu_of
 from .systems import Unavailable
 
-SYSTEMS = (TIERLB2, HAPROXY2, HAPROXY1, TIERLB_REUSEPORT, HAPROXY_REUSEPORT, TIERLB_HANDOFF)
+SYSTEMS = (TIERLB2, HAPROXY2, HAPROXY1, TIERLB_REUSEPORT, HAPROXY_REUSEPORT, TIERLB_HANDOFF,
+           TIERLB_NOHOP)
 
 PROFILES = {
     "quick": {"reps": 3},
@@ -211,6 +212,8 @@ class Scenario(LonglivedScenarioBase):
         label = scenario_tls.KEYS[o.key][2]
         ratios = [(TIERLB2, other) for other in (HAPROXY2, HAPROXY1, HAPROXY_REUSEPORT)
                   if other in self.system_names and TIERLB2 in self.system_names]
+        if TIERLB_NOHOP in self.system_names and HAPROXY2 in self.system_names:
+            ratios.append((TIERLB_NOHOP, HAPROXY2))
         info = self.tls_info or {}
         negotiated = ", ".join(f"{k} {v}" for k, v in info.items()
                                if k in ("version", "cipher", "group") and v)

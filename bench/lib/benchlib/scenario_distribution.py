@@ -24,10 +24,12 @@ import time
 
 from . import report, stats
 from .longlived import (DESCRIPTIONS, HAPROXY2, HAPROXY_REUSEPORT, TIERLB2, TIERLB_HANDOFF,
-                        TIERLB_REUSEPORT, LonglivedScenarioBase, make_system, tls_setup)
+                        TIERLB_NOHOP, TIERLB_REUSEPORT, LonglivedScenarioBase, make_system,
+                        tls_setup)
 from .systems import Unavailable
 
-SYSTEMS = (TIERLB2, HAPROXY2, TIERLB_REUSEPORT, HAPROXY_REUSEPORT, TIERLB_HANDOFF)
+SYSTEMS = (TIERLB2, HAPROXY2, TIERLB_REUSEPORT, HAPROXY_REUSEPORT, TIERLB_HANDOFF,
+           TIERLB_NOHOP)
 
 PROFILES = {
     "quick": {"workers_list": [2, 4], "conns": [40, 100, 1000], "reps": 2, "rounds": 2,
@@ -311,6 +313,8 @@ class Scenario(LonglivedScenarioBase):
                                      0, kind="total"))
         ratios = [(TIERLB2, other) for other in (HAPROXY2, TIERLB_REUSEPORT, HAPROXY_REUSEPORT)
                   if other in self.system_names and TIERLB2 in self.system_names]
+        if TIERLB_NOHOP in self.system_names and HAPROXY2 in self.system_names:
+            ratios.append((TIERLB_NOHOP, HAPROXY2))
         status = [f"- **{s}**: {DESCRIPTIONS[s]}; " + (self.unavailable.get(s) or "ok")
                   for s in self.system_names]
         lines = [

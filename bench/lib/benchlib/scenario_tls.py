@@ -25,6 +25,7 @@ from .report import Figure
 from .scenario_base import ScenarioBase, parse_result
 from .systems import (HaproxyOneProc, HaproxyTwoTier, TierlbHandoff, TierlbTwoTier, TlsSetup,
                       Unavailable)
+from .systems_reuseport import TierlbNohop
 
 PROFILES = {
     "quick": {"reps": 3, "duration": 3.0, "warmup": 1.0},
@@ -35,7 +36,8 @@ HAPROXY2 = HaproxyTwoTier.name
 HAPROXY1 = HaproxyOneProc.name
 TIERLB = TierlbTwoTier.name
 HANDOFF = TierlbHandoff.name
-SYSTEMS = (HAPROXY2, HAPROXY1, TIERLB, HANDOFF)
+NOHOP = TierlbNohop.name
+SYSTEMS = (HAPROXY2, HAPROXY1, TIERLB, HANDOFF, NOHOP)
 SERVER_NAME = "bench.tierlb.test"
 
 KEYS = {
@@ -190,6 +192,9 @@ class Scenario(ScenarioBase):
             elif name == HANDOFF:
                 self.systems.append(TierlbHandoff(tools["tierlb"], o.workers, registry,
                                                   self.config_dir, tls))
+            elif name == NOHOP:
+                self.systems.append(TierlbNohop(tools["tierlb"], o.workers, registry,
+                                                self.config_dir, tls))
 
     def tls_args(self):
         args = ["--tls", "--sni", SERVER_NAME]
@@ -493,8 +498,8 @@ class Scenario(ScenarioBase):
     def report_markdown(self, machine_pairs, started, elapsed_s, interrupted):
         o = self.o
         names = [s.name for s in self.systems]
-        ratios = [(ours, other) for ours in (TIERLB, HANDOFF) for other in (HAPROXY2, HAPROXY1)
-                  if ours in names and other in names]
+        ratios = [(ours, other) for ours in (TIERLB, HANDOFF, NOHOP)
+                  for other in (HAPROXY2, HAPROXY1) if ours in names and other in names]
         status = [f"- **{s.name}**: " + (self.unavailable.get(s.name) or "ok")
                   for s in self.systems]
         label = KEYS[o.key][2]
@@ -546,6 +551,10 @@ class Scenario(ScenarioBase):
             f"send-proxy over `abns@`), {o.workers} TLS workers (`bind abns@... process N "
             "accept-proxy ssl crt site.pem`); session-ticket keys made by the master and "
             "shared by the workers.",
+            f"- **{NOHOP}**: one `tierlb -f CFG` master, {o.workers} TLS processes sharing "
+            f"`bind 127.0.0.1:PORT process 1-{o.workers} ssl crt site.pem accept-balance "
+            "leastconn`: no dispatcher, an eBPF program makes the kernel place each connection "
+            "on the process with the fewest (its figures are in the workers' rows).",
             *status,
             "",
             "## Machine",

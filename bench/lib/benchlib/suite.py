@@ -14,7 +14,7 @@ import sys
 
 from . import plots, report
 from .longlived import (ALL_SYSTEMS, HAPROXY1, HAPROXY2, HAPROXY_REUSEPORT, TIERLB2,
-                        TIERLB_HANDOFF, TIERLB_REUSEPORT)
+                        TIERLB_HANDOFF, TIERLB_NOHOP, TIERLB_REUSEPORT)
 
 ORDER = ("dispatcher", "tls", "distribution", "burst")
 
@@ -132,6 +132,8 @@ def summary_table(done_by_name, columns):
     used = [c for c in columns if samples[c] or c in unavailable]
     ratios = [(TIERLB2, other) for other in (HAPROXY2, HAPROXY1)
               if TIERLB2 in used and other in used]
+    if TIERLB_NOHOP in used and HAPROXY2 in used:
+        ratios.append((TIERLB_NOHOP, HAPROXY2))
     return report.table(figures, used, samples, unavailable, ratios)
 
 
@@ -194,7 +196,8 @@ def draw_plots(o, done_by_name, out_dir):
 
 def write_report(o, done, machine_pairs, started, out_dir, interrupted, failures):
     done_by_name = {name: scenario for name, scenario, _ in done}
-    columns = [TIERLB2, HAPROXY2, HAPROXY1, TIERLB_REUSEPORT, HAPROXY_REUSEPORT, TIERLB_HANDOFF]
+    columns = [TIERLB2, HAPROXY2, HAPROXY1, TIERLB_REUSEPORT, HAPROXY_REUSEPORT, TIERLB_HANDOFF,
+               TIERLB_NOHOP]
     drawn, plot_errors = draw_plots(o, done_by_name, out_dir)
     minutes = sum(seconds for _, _, seconds in done) / 60
     lines = [
@@ -214,7 +217,10 @@ def write_report(o, done, machine_pairs, started, out_dir, interrupted, failures
         "process with `nbthread W`; **tierlb-reuseport** / **haproxy-reuseport** W TLS "
         "processes sharing the port with SO_REUSEPORT (the kernel picks); **tierlb-handoff** "
         "the dispatcher passes each socket to a worker (hand-off mode; `not available` where "
-        "tierlb refuses it). The dispatcher rows are plain TCP (workers without TLS).",
+        "tierlb refuses it); **tierlb-nohop** W TLS processes sharing the port with "
+        "`accept-balance leastconn`: an eBPF program makes the kernel place each connection on "
+        "the process with the fewest, no dispatcher (`not available` where eBPF is refused). "
+        "The dispatcher rows are plain TCP (workers without TLS).",
         "",
     ]
     if drawn:

@@ -1,11 +1,15 @@
-"""Systems without a dispatcher: W TLS worker processes sharing one TCP port with SO_REUSEPORT,
-so that the kernel picks the process of each new connection by hashing its addresses. This is
+"""Systems without a dispatcher: W TLS worker processes sharing one TCP port with SO_REUSEPORT.
+Without more, the kernel picks the process of each new connection by hashing its addresses:
 the baseline tierlb exists to beat (INTERFACE.md section 2).
 
 - tierlb-reuseport: one `tierlb -f CFG` master, `bind 127.0.0.1:PORT process 1-W ssl crt ...`
   makes its W processes bind the port with SO_REUSEPORT.
 - haproxy-reuseport: W separate `haproxy -f CFG -db` processes binding the same port (HAProxy
   sets SO_REUSEPORT on its listeners by default).
+- tierlb-nohop: tierlb-reuseport with `accept-balance leastconn` (issue [9]): an eBPF program
+  makes the kernel place each connection on the process with the fewest, no hop. Where the
+  master cannot load it (it then warns and runs plain SO_REUSEPORT), the system is reported
+  not available rather than measured as something it is not.
 Each worker process has its own stats socket, for the distribution scenario.
 """
 
@@ -31,6 +35,32 @@ class TierlbReuseport(TierlbTwoTier):
             f"    bind 127.0.0.1:{port} process {processes}{tls}\n"
             f"    server app 127.0.0.1:{backend_port}\n"
         )
+
+
+class TierlbNohop(TierlbReuseport):
+    name = "tierlb-nohop"
+    config_name = "tierlb-nohop.cfg"
+    # The master's line once the program is attached; its warning when it is not.
+    ACTIVE = "accept-balance leastconn: the kernel places each connection"
+    REFUSED = "accept-balance leastconn: "
+
+    def config(self, port, backend_port, prefix):
+        text = super().config(port, backend_port, prefix)
+        return text.replace(f"    bind 127.0.0.1:{port} process 1-{self.workers}",
+                            f"    bind 127.0.0.1:{port} process 1-{self.workers} "
+                            "accept-balance leastconn")
+
+    def start(self, backend_port, backend_mode, prefix):
+        if self.workers < 2:
+            raise Unavailable("accept-balance needs at least 2 processes")
+        instance = super().start(backend_port, backend_mode, prefix)
+        lines = instance.procs[0].stderr.lines()
+        if not any(self.ACTIVE in line for line in lines):
+            refused = [line for line in lines if self.REFUSED in line]
+            instance.stop()
+            raise Unavailable("eBPF not active: " + (refused[0] if refused else
+                                                     "no line of the master says it is"))
+        return instance
 
 
 class HaproxyReuseport(HaproxyTwoTier):
