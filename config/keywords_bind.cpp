@@ -128,6 +128,33 @@ void set_accept_balance(ParseContext& ctx, Bind& b, Values v) {
     b.accept_balance_leastconn = true;
 }
 
+// "PROCESSES:WEIGHT": PROCESSES as `process` takes them (2, 2-5, 2,4, all, odd, even), WEIGHT
+// 0..256 as a server's. One word, so that it reads as one setting; not "P/W", which HAProxy's
+// `process` reads as process/thread. Whether PROCESSES are the bind's is checked once the
+// bind's processes are known (validate.cpp).
+void add_accept_weight(ParseContext& ctx, Bind& b, Values v) {
+    const std::string_view text = v[0];
+    const auto colon = text.rfind(':');
+    const std::string usage = "'accept-weight': expected PROCESSES:WEIGHT such as '2-3:2' (";
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+        ctx.error(usage + "got '" + v[0] + "')");
+        return;
+    }
+    const std::string_view processes = text.substr(0, colon);
+    auto set = parse_process_set(processes);
+    if (!set) {
+        ctx.error("'accept-weight " + v[0] + "': " + set.error());
+        return;
+    }
+    auto weight = parse_uint(text.substr(colon + 1), 0, 256);
+    if (!weight) {
+        ctx.error("'accept-weight " + v[0] + "': weight: " + weight.error());
+        return;
+    }
+    const bool relative = processes == "all" || processes == "odd" || processes == "even";
+    b.accept_weights.push_back({v[0], *set, relative, *weight});
+}
+
 constexpr BindKeyword bind_keywords[] = {
     {"process", 1, set_process},
     {"accept-proxy", 0, set_flag<&Bind::accept_proxy>},
@@ -152,6 +179,7 @@ constexpr BindKeyword bind_keywords[] = {
     {"gid", 1, set_gid},
     {"accept-handoff", 0, set_flag<&Bind::accept_handoff>},
     {"accept-balance", 1, set_accept_balance},
+    {"accept-weight", 1, add_accept_weight},
 };
 
 const BindKeyword* find_bind_keyword(std::string_view name) {

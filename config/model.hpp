@@ -153,6 +153,15 @@ struct Server {
     Location where;
 };
 
+// "accept-weight PROCESSES:WEIGHT" on an accept-balance bind: the weight its group starts
+// PROCESSES with (no-hop mode). "all", "odd" and "even" mean those of the bind's processes.
+struct AcceptWeight {
+    std::string text;  // as written, for messages
+    ProcessSet processes;
+    bool relative = false;  // "all", "odd" or "even"
+    std::uint32_t weight = 1;
+};
+
 struct Bind {
     std::string address_text;
     SocketAddress address;
@@ -177,7 +186,19 @@ struct Bind {
     std::optional<gid_t> gid;  // "gid N": of "group"
     bool accept_handoff = false;
     bool accept_balance_leastconn = false;
+    std::vector<AcceptWeight> accept_weights;  // in order: the last one naming a process wins
     Location where;
+
+    // The weight accept-weight gives PROCESS, 1 when none does.
+    std::uint32_t accept_weight_of(int process) const {
+        std::uint32_t weight = 1;
+        for (const auto& w : accept_weights) {
+            if (w.processes.contains(process)) {
+                weight = w.weight;
+            }
+        }
+        return weight;
+    }
 };
 
 enum class ProxyKind { defaults, frontend, backend, listen };

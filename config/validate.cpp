@@ -111,6 +111,60 @@ void check_server(const Server& s, Diagnostics& diag) {
     }
 }
 
+// "2-5", "2,4,6-7": a set of process numbers as `process` takes it.
+std::string process_text(const std::vector<int>& numbers) {
+    std::string text;
+    for (std::size_t i = 0; i < numbers.size();) {
+        std::size_t j = i;
+        while (j + 1 < numbers.size() && numbers[j + 1] == numbers[j] + 1) {
+            ++j;
+        }
+        text += (text.empty() ? "" : ",") + std::to_string(numbers[i]) +
+                (j > i ? "-" + std::to_string(numbers[j]) : "");
+        i = j + 1;
+    }
+    return text;
+}
+
+// accept-weight: only with accept-balance leastconn (it weighs the group's processes), and
+// only for the bind's own processes (a number outside them is a mistake, not a no-op).
+void check_accept_weights(const Bind& b, const std::string& name, Diagnostics& diag) {
+    if (b.accept_weights.empty()) {
+        return;
+    }
+    if (!b.accept_balance_leastconn) {
+        diag.error(b.where, name +
+                                ": 'accept-weight' needs 'accept-balance leastconn' (it weighs "
+                                "the processes of the bind's eBPF group)");
+        return;
+    }
+    const std::vector<int> mine = b.processes.numbers();
+    for (const auto& w : b.accept_weights) {
+        std::vector<int> outside;
+        bool names_one = false;
+        for (int p : w.processes.numbers()) {
+            const bool in_bind = b.processes.contains(p);
+            names_one = names_one || in_bind;
+            if (!in_bind) {
+                outside.push_back(p);
+            }
+        }
+        if (w.processes.is_all()) {
+            continue;
+        }
+        if (!w.relative && !outside.empty()) {
+            diag.error(b.where, name + ": 'accept-weight " + w.text + "': process" +
+                                    (outside.size() > 1 ? "es " : " ") + process_text(outside) +
+                                    (outside.size() > 1 ? " are" : " is") +
+                                    " not among the bind's processes (" + process_text(mine) + ")");
+        } else if (w.relative && !names_one) {
+            diag.error(b.where, name + ": 'accept-weight " + w.text +
+                                    "': none of the bind's processes (" + process_text(mine) +
+                                    ") is " + w.text.substr(0, w.text.rfind(':')));
+        }
+    }
+}
+
 void check_bind(const Bind& b, Diagnostics& diag) {
     const std::string name = "bind '" + b.address_text + "'";
     const bool has_certificate = !b.crts.empty() || !b.crt_list.empty();
@@ -152,6 +206,7 @@ void check_bind(const Bind& b, Diagnostics& diag) {
                                   ": 'accept-balance' has no effect on a listener of one "
                                   "process");
     }
+    check_accept_weights(b, name, diag);
     if (b.address.is_unix() && b.processes.count() > 1) {
         diag.error(b.where, name +
                                 ": a unix or abns@ socket cannot be shared by several "

@@ -38,6 +38,23 @@ bool uses(const std::vector<NohopGroup>& groups, int fd) {
     });
 }
 
+// A reload keeps GROUP: the weights the file now gives its processes (CONFIGURED) apply where
+// they differ from the ones it gave before; elsewhere the weight stays as it is, set at run time
+// or not. What is overwritten is kept in GROUP.undo, for a reload that fails.
+void reweigh(NohopGroup& group, const std::vector<std::uint32_t>& configured) {
+    group.undo.clear();
+    for (std::uint32_t slot = 0; slot < configured.size(); ++slot) {
+        if (configured[slot] == group.weights[slot]) {
+            continue;
+        }
+        group.undo.push_back({slot, group.program->weight(slot), group.weights[slot]});
+        group.program->set_weight(slot, configured[slot]);
+        log::notice("{}: reload: process {}'s accept-weight is {} (it was {})", group.name,
+                    group.processes[slot], configured[slot], group.weights[slot]);
+    }
+    group.weights = configured;
+}
+
 }  // namespace
 
 Expected<PortReservation> PortReservation::take(const SocketAddress& address) {
@@ -75,19 +92,22 @@ std::vector<NohopGroup> NohopGroups::build(const config::Configuration& config,
             if (!bind.accept_balance_leastconn || bind.processes.count() < 2) {
                 continue;
             }
-            NohopGroup group{listener_key(proxy, bind),
-                             where(proxy, bind),
-                             bind.processes.numbers(),
-                             {},
-                             nullptr};
+            NohopGroup group;
+            group.key = listener_key(proxy, bind);
+            group.name = where(proxy, bind);
+            group.processes = bind.processes.numbers();
             group.fds = sockets_of(group.key, group.processes, listeners);
             if (group.fds.size() != group.processes.size()) {
                 continue;
+            }
+            for (int process : group.processes) {
+                group.weights.push_back(bind.accept_weight_of(process));
             }
             const auto same = std::find_if(reusable.begin(), reusable.end(), [&](auto& g) {
                 return g.key == group.key && g.processes == group.processes && g.fds == group.fds;
             });
             if (same != reusable.end()) {
+                reweigh(*same, group.weights);
                 built.push_back(std::move(*same));
                 reusable.erase(same);
                 continue;
@@ -106,6 +126,9 @@ std::vector<NohopGroup> NohopGroups::build(const config::Configuration& config,
                 (*program)->migrates() ? ""
                                        : "; this kernel cannot migrate a dead process's queue");
             group.program = std::move(*program);
+            for (std::uint32_t slot = 0; slot < group.weights.size(); ++slot) {
+                group.program->set_weight(slot, group.weights[slot]);
+            }
             built.push_back(std::move(group));
         }
     }
@@ -198,15 +221,23 @@ void NohopGroups::begin_reload(const config::Configuration& config,
 void NohopGroups::commit_reload() {
     previous_.clear();
     fresh_.clear();
+    for (auto& g : groups_) {
+        g.undo.clear();
+    }
 }
 
 void NohopGroups::abort_reload() {
-    // The groups the reload made go; those it kept stay.
-    std::erase_if(groups_, [this](const NohopGroup& g) {
+    // The groups the reload made go; those it kept stay, with the weights they had.
+    std::erase_if(groups_, [this](NohopGroup& g) {
         const bool made = std::find(fresh_.begin(), fresh_.end(), g.program.get()) != fresh_.end();
         if (made) {
             g.program->clear_sockets();
         }
+        for (const auto& u : g.undo) {
+            g.program->set_weight(u.slot, u.weight);
+            g.weights[u.slot] = u.configured;
+        }
+        g.undo.clear();
         return made;
     });
     for (auto& p : previous_) {

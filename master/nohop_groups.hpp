@@ -9,9 +9,11 @@
 //     socket's queue go to the other processes at once; its restarted self joins again.
 //   - Where the program cannot be loaded or attached, one warning names the binds and why,
 //     and they run on plain SO_REUSEPORT (the processes say so in `show info`).
+//   - A group starts with the weights of the bind's accept-weight (1 for the other processes).
 //   - A reload keeps a group whose bind keeps the same sockets and processes (counts, weights
-//     and states go on); a bind that changes gets a new group, the old one is kept until the
-//     new processes are ready, and comes back if the reload fails.
+//     and states go on, except a weight accept-weight changed in the file: the new one applies);
+//     a bind that changes gets a new group, the old one is kept until the new processes are
+//     ready, and comes back if the reload fails (a kept group's weights too).
 
 #include <map>
 #include <memory>
@@ -52,6 +54,15 @@ struct NohopGroup {
     std::vector<int> processes;  // slot by slot
     std::vector<int> fds;        // the master's socket of each slot
     std::unique_ptr<NohopProgram> program;
+    std::vector<std::uint32_t> weights;  // accept-weight's, slot by slot
+    // During a reload that keeps the group: the slots whose accept-weight it changed, with
+    // the weight each had before (run-time changes included) and the configured one.
+    struct Undo {
+        std::uint32_t slot;
+        std::uint32_t weight;
+        std::uint32_t configured;
+    };
+    std::vector<Undo> undo;
 };
 
 class NohopGroups {

@@ -167,6 +167,14 @@ void NohopProgram::clear_sockets() {
     }
 }
 
+std::uint32_t NohopProgram::weight(std::uint32_t slot) const {
+    return field(table_->slot[slot].weight).load(std::memory_order_relaxed);
+}
+
+void NohopProgram::set_weight(std::uint32_t slot, std::uint32_t weight) {
+    field(table_->slot[slot].weight).store(weight, std::memory_order_relaxed);
+}
+
 bool NohopProgram::put_socket(std::uint32_t slot, int fd) {
     return !net::register_socket(sockets_fd_, slot, fd);
 }

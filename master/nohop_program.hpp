@@ -39,6 +39,10 @@ public:
     // Puts FD back at SLOT (a reload undone); false on failure.
     bool put_socket(std::uint32_t slot, int fd);
 
+    // The weight of SLOT's process (0..256), as accept-weight or `set accept-balance` set it.
+    std::uint32_t weight(std::uint32_t slot) const;
+    void set_weight(std::uint32_t slot, std::uint32_t weight);
+
     int sockets_fd() const { return sockets_fd_; }
     int table_fd() const { return table_fd_; }
     bool migrates() const { return migrates_; }

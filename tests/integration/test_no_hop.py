@@ -20,8 +20,8 @@ import tempfile
 import time
 import unittest
 
-from harness import (EchoBackend, EchoClients, Tierlb, read_text, show_stat, stats_command,
-                     wait_until)
+from harness import (EchoBackend, EchoClients, Tierlb, read_text, run_tierlb, show_stat,
+                     stats_command, wait_until)
 from test_dispatcher import open_burst, spread
 
 PROCESSES = (1, 2, 3)
@@ -93,10 +93,35 @@ class NoHopCase(unittest.TestCase):
         self.backend.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start(self, prefix=()):
-        lb = Tierlb(no_hop_config(self.backend.port, self.tmp), prefix=prefix)
+    def start(self, prefix=(), bind_options=""):
+        lb = Tierlb(no_hop_config(self.backend.port, self.tmp, bind_options), prefix=prefix)
         self.addCleanup(lb.stop)
         return lb.start()
+
+
+def reload(lb, tmp, config=None):
+    """Reloads LB (with CONFIG written first, if given) and waits for the new processes to
+    answer on the stats sockets."""
+    if config is not None:
+        with open(lb.config_path, "w") as f:
+            f.write(config)
+    mark = lb.log.count()
+    lb.process.send_signal(signal.SIGUSR2)
+    lb.log.wait_for(r"master: reload done", start=mark)
+    for n in PROCESSES:
+        lb.log.wait_for(r"\(%d\) : process %d ready" % (lb.pid_of(n), n), start=mark)
+    wait_until(lambda: all(info(tmp, n)["Pid"] == str(lb.pid_of(n)) for n in PROCESSES),
+               message="the new processes to answer on the stats sockets")
+    return mark
+
+
+def slot_counts(tmp, asked=1):
+    """{process: the kernel's count of its slot} (show stat's scur of the group's rows)."""
+    return {n: int(r["scur"]) for n, r in slot_rows(tmp, asked).items()}
+
+
+def weights(tmp, asked=1):
+    return {n: int(r["weight"]) for n, r in slot_rows(tmp, asked).items()}
 
 
 class Distribution(NoHopCase):
@@ -237,6 +262,75 @@ class Admin(NoHopCase):
         self.assertEqual(slot_rows(self.tmp)[1]["weight"], "2")
         for s in socks:
             s.close()
+
+
+class Weights(NoHopCase):
+    WEIGHTED = "accept-weight 1:0 accept-weight 2:1 accept-weight 3:3"
+
+    def test_configured_weights_place_connections_in_proportion(self):
+        """accept-weight 1:0 2:1 3:3: of 40 connections, in bursts of 10, process 1 gets none,
+        processes 2 and 3 share them 1:3 (10 and 30, within one), and show stat's weight
+        column has the configured weights in every process."""
+        lb = self.start(bind_options=self.WEIGHTED)
+        skip_unless_ebpf(self, self.tmp)
+        for asked in PROCESSES:
+            self.assertEqual(weights(self.tmp, asked), {1: 0, 2: 1, 3: 3})
+        socks = []
+        for _ in range(4):
+            socks += open_burst(lb.port("web"), 10)
+        counts = settled(self.tmp, 40)
+        self.assertEqual(counts[1], 0, counts)
+        self.assertLessEqual(abs(counts[2] - 10), 1, counts)
+        self.assertLessEqual(abs(counts[3] - 30), 1, counts)
+        for s in socks:
+            s.close()
+
+    def test_a_reload_applies_the_weights_the_file_changed(self):
+        """A reload that keeps the group applies the weights the file changed (process 2: 1
+        to 3, process 3: 3 to accept-weight's default 1) and keeps a weight set at run time
+        where the file did not change it (process 1: 0 in the file, 2 by the stats socket)."""
+        lb = self.start(bind_options=self.WEIGHTED)
+        skip_unless_ebpf(self, self.tmp)
+        self.assertEqual(stats_command(stats_path(self.tmp, 2),
+                                       "set accept-balance web/sock-1@p1 weight 2"), "\n")
+        self.assertEqual(weights(self.tmp), {1: 2, 2: 1, 3: 3})
+        reload(lb, self.tmp, no_hop_config(self.backend.port, self.tmp,
+                                                  "accept-weight 1:0 accept-weight 2:3"))
+        self.assertEqual(weights(self.tmp, asked=3), {1: 2, 2: 3, 3: 1})
+        self.assertEqual(len(lb.log.find_all(r"reload: process 2's accept-weight is 3 "
+                                             r"\(it was 1\)")), 1)
+        self.assertEqual(len(lb.log.find_all(r"reload: process 3's accept-weight is 1 "
+                                             r"\(it was 3\)")), 1)
+        self.assertEqual([m for m in lb.log.find_all(r"accept-weight is")
+                          if "process 1's" in m.string], [])
+        # And they are the ones the kernel uses: 2:3:1 over 24 new connections.
+        socks = open_burst(lb.port("web"), 12) + open_burst(lb.port("web"), 12)
+        counts = settled(self.tmp, 24)
+        for n, share in ((1, 8), (2, 12), (3, 4)):
+            self.assertLessEqual(abs(counts[n] - share), 1, counts)
+        for s in socks:
+            s.close()
+
+    def test_configuration_errors_name_the_line(self):
+        """tierlb -c: a process outside the bind's, a weight out of range, accept-weight
+        without accept-balance: exit 1, FILE:LINE and the reason."""
+        for options, reason in (
+                ("accept-balance leastconn accept-weight 4:2",
+                 "'accept-weight 4:2': process 4 is not among the bind's processes (1-3)"),
+                ("accept-balance leastconn accept-weight 2:300",
+                 "'accept-weight 2:300': weight: "),
+                ("accept-weight 2:2", "'accept-weight' needs 'accept-balance leastconn'")):
+            text = no_hop_config(self.backend.port, self.tmp).replace(
+                "accept-balance leastconn ", options + " ")
+            path = os.path.join(self.tmp, "bad.cfg")
+            with open(path, "w") as f:
+                f.write(text)
+            line = text.splitlines().index(
+                [x for x in text.splitlines() if x.strip().startswith("bind ")][0]) + 1
+            code, _, err = run_tierlb(["-c", "-f", path])
+            self.assertEqual(code, 1, err)
+            self.assertIn("%s:%d: " % (path, line), err)
+            self.assertIn(reason, err)
 
 
 def read_echo(s, length, timeout=5.0):

@@ -123,6 +123,74 @@ TEST_CASE("bind options: rejected forms", "[config][bind]") {
     CHECK(loaded.has(2, c.reason));
 }
 
+TEST_CASE("accept-weight: the weight of each process of an accept-balance group",
+          "[config][bind]") {
+    struct Case {
+        const char* options;
+        std::vector<std::uint32_t> weights;  // of processes 2, 3, 4, 5
+    };
+    auto c = GENERATE(values<Case>({
+        {"", {1, 1, 1, 1}},
+        {"accept-weight 2:3", {3, 1, 1, 1}},
+        {"accept-weight 2:3 accept-weight 4-5:0", {3, 1, 0, 0}},
+        {"accept-weight 2,5:256", {256, 1, 1, 256}},
+        // The last one naming a process wins: a default for all, then exceptions.
+        {"accept-weight all:2 accept-weight 3:5", {2, 5, 2, 2}},
+        {"accept-weight 3:5 accept-weight all:2", {2, 2, 2, 2}},
+        // odd and even: those of the bind's processes.
+        {"accept-weight odd:4", {1, 4, 1, 4}},
+        {"accept-weight even:0", {0, 1, 0, 1}},
+    }));
+    CAPTURE(c.options);
+    auto loaded =
+        load_bind(std::string("bind :443 process 2-5 accept-balance leastconn ") + c.options);
+    INFO(loaded.text());
+    REQUIRE(loaded.config);
+    const Bind& b = loaded.proxy("l").binds.at(0);
+    std::vector<std::uint32_t> weights;
+    for (int p : b.processes.numbers()) {
+        weights.push_back(b.accept_weight_of(p));
+    }
+    CHECK(weights == c.weights);
+}
+
+TEST_CASE("accept-weight: rejected forms name the line", "[config][bind]") {
+    struct Case {
+        const char* line;
+        const char* reason;
+    };
+    auto c = GENERATE(values<Case>({
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight 6:2",
+         "bind ':443': 'accept-weight 6:2': process 6 is not among the bind's processes (2-5)"},
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight 1-7:2",
+         "'accept-weight 1-7:2': processes 1,6-7 are not among the bind's processes (2-5)"},
+        {"bind :443 process 2,4 accept-balance leastconn accept-weight odd:2",
+         "'accept-weight odd:2': none of the bind's processes (2,4) is odd"},
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight 2:257",
+         "'accept-weight 2:257': weight: "},
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight 2:-1",
+         "'accept-weight 2:-1': weight: "},
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight 2",
+         "expected PROCESSES:WEIGHT such as '2-3:2' (got '2')"},
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight :2",
+         "expected PROCESSES:WEIGHT"},
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight 2:",
+         "expected PROCESSES:WEIGHT"},
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight 2/1:2",
+         "'accept-weight 2/1:2': invalid process set"},
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight 0:2", "invalid process set"},
+        {"bind :443 process 2-5 accept-balance leastconn accept-weight",
+         "'accept-weight' expects a value"},
+        {"bind :443 process 2-5 accept-weight 2:3",
+         "'accept-weight' needs 'accept-balance leastconn'"},
+    }));
+    CAPTURE(c.line);
+    auto loaded = load_bind(c.line);
+    INFO(loaded.text());
+    CHECK_FALSE(loaded.config);
+    CHECK(loaded.has(2, c.reason));
+}
+
 TEST_CASE("bind warnings do not make the configuration invalid", "[config][bind]") {
     auto loaded = load_bind("bind :80 crt a.pem");
     REQUIRE(loaded.config);
