@@ -133,7 +133,7 @@ bool HandoffChannel::send(const handoff::Message& message, int fd) {
 
 bool HandoffChannel::hand_off(const net::HandoffRequest& request) {
     std::lock_guard lock(send_mutex_);
-    if (watch_.fd < 0 || in_flight_.load(std::memory_order_relaxed) >= max_in_flight) {
+    if (watch_.fd < 0 || in_flight_locked() >= max_in_flight) {
         return false;
     }
     handoff::HandOff message;
@@ -150,7 +150,6 @@ bool HandoffChannel::hand_off(const net::HandoffRequest& request) {
         return false;
     }
     ++next_id_;
-    in_flight_.fetch_add(1, std::memory_order_relaxed);
     handed_.fetch_add(1, std::memory_order_relaxed);
     return true;
 }
@@ -175,11 +174,9 @@ void HandoffChannel::read_messages() {
 
 bool HandoffChannel::on_message(const handoff::Message& message) {
     if (const auto* accepted = std::get_if<handoff::Accepted>(&message)) {
-        (void)accepted;
-        if (in_flight_.load(std::memory_order_relaxed) > 0) {
-            in_flight_.fetch_sub(1, std::memory_order_relaxed);
-        }
+        taken_through(accepted->id);
     } else if (const auto* closed = std::get_if<handoff::Closed>(&message)) {
+        taken_through(closed->taken_through);
         on_closed_report(*closed);
     } else if (const auto* ok = std::get_if<handoff::CheckOk>(&message)) {
         if (pending_check_ && *pending_check_ == ok->id) {
@@ -193,6 +190,15 @@ bool HandoffChannel::on_message(const handoff::Message& message) {
         return false;
     }
     return true;
+}
+
+// Ids only grow: an old or absent acknowledgement (0) changes nothing, and one beyond what was
+// handed off is not believed.
+void HandoffChannel::taken_through(std::uint64_t id) {
+    std::lock_guard lock(send_mutex_);
+    if (id > acked_through_ && id < next_id_) {
+        acked_through_ = id;
+    }
 }
 
 // A handed-off connection ended in the worker: its count on the server goes, its bytes are
@@ -250,6 +256,7 @@ void HandoffChannel::on_closed_report(const handoff::Closed& closed) {
 // the count; the server is DOWN until the connection is back (and, with `check`, rise good
 // checks say so).
 void HandoffChannel::lost(const std::string& why) {
+    std::uint32_t in_flight = 0;
     {
         std::lock_guard lock(send_mutex_);
         if (watch_.fd >= 0) {
@@ -257,15 +264,17 @@ void HandoffChannel::lost(const std::string& why) {
             ::close(watch_.fd);
             watch_.fd = -1;
         }
+        in_flight = in_flight_locked();
+        acked_through_ = next_id_ - 1;  // written off: the next connection starts clean
     }
-    const std::uint32_t in_flight = in_flight_.exchange(0, std::memory_order_relaxed);
     const std::uint32_t handed = handed_.exchange(0, std::memory_order_relaxed);
     for (std::uint32_t i = 0; i < handed; ++i) {
         backend_.release(server_);
         backend_.traffic().closed();
     }
-    // Sockets the worker never took: the kernel closed them with it (their clients saw a
-    // reset), counted as connection errors on the server.
+    // Sockets the worker had not acknowledged: the kernel closed those it never took with it
+    // (their clients saw a reset), counted as connection errors on the server. (A stopping
+    // worker acknowledges everything before it says it leaves.)
     net::add(backend_.server(server_).stats.connect_errors, in_flight);
     net::add(backend_.connect_errors(), in_flight);
     if (pending_check_) {
@@ -287,7 +296,7 @@ void HandoffChannel::lost(const std::string& why) {
     }
     log::warning(
         "server {}: control connection {}; {} handed-off connections no longer counted, {} of "
-        "them lost in flight (the worker never took them)",
+        "them lost in flight (not acknowledged by the worker)",
         server_name(), why, handed, in_flight);
     if (checker_ != nullptr) {
         checker_->mark_process_down(server_, "control connection " + why);

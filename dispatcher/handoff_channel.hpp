@@ -46,7 +46,10 @@ public:
     bool hand_off(const net::HandoffRequest& request) override;
     net::Task<health::CheckOutcome> probe(net::Clock::duration limit) override;
 
-    std::uint32_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+    std::uint32_t in_flight() const {
+        std::lock_guard lock(send_mutex_);
+        return in_flight_locked();
+    }
     std::uint32_t handed() const { return handed_.load(std::memory_order_relaxed); }
 
 private:
@@ -56,6 +59,10 @@ private:
     void read_messages();
     bool on_message(const handoff::Message& message);  // false once the connection is lost
     void on_closed_report(const handoff::Closed& closed);
+    void taken_through(std::uint64_t id);  // the worker's cumulative acknowledgement
+    std::uint32_t in_flight_locked() const {
+        return static_cast<std::uint32_t>(next_id_ - 1 - acked_through_);
+    }
     void lost(const std::string& why);
     bool send(const handoff::Message& message, int fd = -1);
     std::string server_name() const;
@@ -68,9 +75,12 @@ private:
     net::PollWatch watch_;
     net::Timer reconnect_;
     net::Timer check_wait_;
-    std::mutex send_mutex_;  // watch_.fd and next_id_, against the sessions' threads
+    // watch_.fd, next_id_ and acked_through_, against the sessions' threads
+    mutable std::mutex send_mutex_;
     std::uint64_t next_id_ = 1;
-    std::atomic<std::uint32_t> in_flight_{0};  // handed off, not yet accepted
+    // Every hand-off up to this id is the worker's (or was written off when a control
+    // connection ended); those after it are in flight.
+    std::uint64_t acked_through_ = 0;
     std::atomic<std::uint32_t> handed_{0};     // counted on the server, not yet closed
     std::uint64_t checks_sent_ = 0;
     std::optional<std::uint64_t> pending_check_;

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 
 #include "common/handoff/message.hpp"
 #include "common/log/event_log.hpp"
@@ -29,7 +31,8 @@ public:
         : executor_(executor),
           process_(process),
           listener_(listener),
-          start_session_(std::move(start_session)) {
+          start_session_(std::move(start_session)),
+          ack_timer_(executor) {
         watch_.fd = fd;
         watch_.on_ready = &ControlConnection::on_ready;
         watch_.owner = this;
@@ -53,6 +56,13 @@ public:
     // as this object lives.
     void send(const handoff::Message& message) {
         net::send_datagram(watch_.fd, handoff::encode(message));
+    }
+
+    // A session's end, from its thread; it tells the dispatcher what was taken too.
+    void report_closed(handoff::Closed& closed) {
+        closed.taken_through = taken_through_.load(std::memory_order_acquire);
+        send(closed);
+        told(closed.taken_through);
     }
 
 private:
@@ -90,11 +100,51 @@ private:
 
     void take(const handoff::HandOff& message, int fd);
 
+    // The dispatcher learns which sockets were taken (it bounds those in flight and writes
+    // off the rest if this process dies) from the close reports, or from an acknowledgement
+    // sent once ack_batch are pending or ack_delay after the first one: each message wakes
+    // the dispatcher up, so most connections cost it none of its own.
+    static constexpr std::uint64_t ack_batch = 32;  // of the dispatcher's 256 in flight
+    static constexpr auto ack_delay = std::chrono::milliseconds(20);
+
+    void taken(std::uint64_t id) {
+        taken_through_.store(id, std::memory_order_release);
+        if (id - told_through_.load(std::memory_order_acquire) >= ack_batch) {
+            acknowledge();
+        } else if (!ack_armed_) {
+            ack_armed_ = true;
+            ack_timer_.expires_after(ack_delay);
+            ack_timer_.async_wait([self = shared_from_this()](const net::error_code& ec) {
+                self->ack_armed_ = false;
+                if (!ec && !self->ended_) {
+                    self->acknowledge();
+                }
+            });
+        }
+    }
+
+    // Sends what is not yet acknowledged (nothing when the close reports said it all).
+    void acknowledge() {
+        const std::uint64_t through = taken_through_.load(std::memory_order_acquire);
+        if (through > told_through_.load(std::memory_order_acquire)) {
+            send(handoff::Accepted{through});
+            told(through);
+        }
+    }
+
+    void told(std::uint64_t through) {
+        std::uint64_t seen = told_through_.load(std::memory_order_relaxed);
+        while (seen < through &&
+               !told_through_.compare_exchange_weak(seen, through, std::memory_order_acq_rel)) {
+        }
+    }
+
 public:
     // This process stops: no more sockets from this dispatcher (its sessions go on).
     void close_for_stop() {
         net::asio::post(executor_, [self = shared_from_this()] {
             if (!self->ended_) {
+                self->acknowledge();  // what is taken is not lost in flight
                 self->send(handoff::Leaving{});
                 self->end({});
                 ::shutdown(self->watch_.fd, SHUT_RDWR);
@@ -107,6 +157,7 @@ private:
     // will find nobody to tell.
     void end(const std::string& why) {
         ended_ = true;
+        ack_timer_.cancel();
         net::Poller::of(executor_).remove(watch_);
         if (!why.empty()) {
             log::warning("{}: control connection closed: {}", listener_.name, why);
@@ -122,6 +173,12 @@ private:
     net::PollWatch watch_;
     std::shared_ptr<ControlConnection> self_;
     bool ended_ = false;
+    // Hand-off ids: the last socket taken, and the last the dispatcher was told of (written
+    // by session threads too).
+    std::atomic<std::uint64_t> taken_through_{0};
+    std::atomic<std::uint64_t> told_through_{0};
+    net::Timer ack_timer_;
+    bool ack_armed_ = false;
 };
 
 namespace {
@@ -147,7 +204,7 @@ public:
         m.duration_ms = static_cast<std::uint32_t>(
             duration_cast<milliseconds>(net::Clock::now() - s.accepted).count());
         m.termination = {s.termination[0], s.termination[1]};
-        link_->send(m);
+        link_->report_closed(m);
     }
 
 private:
@@ -161,9 +218,11 @@ private:
 // A client socket, ours from now on: a session as if accepted on this bind, dated from the
 // dispatcher's accept so that the times in the logs are the client's.
 void ControlConnection::take(const handoff::HandOff& message, int fd) {
-    send(handoff::Accepted{message.id});
-    const int flags = ::fcntl(fd, F_GETFL);
-    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    taken(message.id);
+    // A dispatcher accepts non-blocking (the flag belongs to the open file, shared with us).
+    if (const int flags = ::fcntl(fd, F_GETFL); (flags & O_NONBLOCK) == 0) {
+        ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    }
     const auto since_accept =
         system_clock::now() - system_clock::time_point(milliseconds(message.accepted_unix_ms));
     const auto age =

@@ -128,7 +128,7 @@ std::optional<std::size_t> body_size(Type type) {
         case Type::accepted:
         case Type::check_ok:
         case Type::leaving: return 8;
-        case Type::closed: return 8 + 4 + 8 + address_size + 8 + 8 + 4 + 2;
+        case Type::closed: return 8 + 4 + 8 + address_size + 8 + 8 + 4 + 2 + 8;
     }
     return std::nullopt;
 }
@@ -159,6 +159,7 @@ std::vector<std::uint8_t> encode(const Message& message) {
                 w.u64(m.bytes_out);
                 w.u32(m.duration_ms);
                 w.raw(m.termination.data(), 2);
+                w.u64(m.taken_through);
                 return w.finish(Type::closed);
             } else if constexpr (std::is_same_v<T, CheckOk>) {
                 return w.finish(Type::check_ok);
@@ -203,7 +204,7 @@ Expected<Message, std::string> decode(std::span<const std::uint8_t> datagram) {
         case Type::check_ok: return Message(CheckOk{id});
         case Type::leaving: return Message(Leaving{id});
         case Type::closed: {
-            Closed m{id, r.u32(), r.u64(), {}, 0, 0, 0, {}};
+            Closed m{id, r.u32(), r.u64(), {}, 0, 0, 0, {}, 0};
             if (!r.address(m.client)) {
                 return unexpected("an address family that does not exist");
             }
@@ -212,6 +213,7 @@ Expected<Message, std::string> decode(std::span<const std::uint8_t> datagram) {
             m.duration_ms = r.u32();
             m.termination[0] = static_cast<char>(r.u8());
             m.termination[1] = static_cast<char>(r.u8());
+            m.taken_through = r.u64();
             return Message(m);
         }
     }

@@ -7,9 +7,13 @@
 //   hand_off  a client socket (attached), its id, the dispatcher's listener id, its addresses
 //   check     a health check the worker answers from its event loop (a hung worker does not)
 // Worker to dispatcher:
-//   accepted  the socket of hand_off ID is the worker's now (it leaves the in-flight count)
+//   accepted  the sockets of every hand_off up to ID are the worker's now (they leave the
+//             in-flight count). Cumulative, and sent late: a closed report carries the same
+//             news, so a worker whose connections end quickly seldom sends one (each message
+//             wakes the dispatcher)
 //   closed    connection ID has ended, with its figures: the dispatcher releases its count on
-//             the server and logs it as it would have logged a relayed connection
+//             the server and logs it as it would have logged a relayed connection; and, as
+//             accepted, every hand_off up to TAKEN_THROUGH is the worker's
 //   check_ok  the answer to check ID
 //   leaving   the worker stops (soft stop, reload): the dispatcher connects again at once,
 //             reaching whichever process now accepts on the name, without marking it DOWN
@@ -63,6 +67,7 @@ struct Closed {
     std::uint64_t bytes_out = 0;  // to the client
     std::uint32_t duration_ms = 0;  // from the dispatcher's accept to the end
     std::array<char, 2> termination{'-', '-'};
+    std::uint64_t taken_through = 0;  // as Accepted's id: every hand-off up to it is taken
     friend bool operator==(const Closed&, const Closed&) = default;
 };
 

@@ -39,6 +39,7 @@ BackendRuntime::BackendRuntime(const config::Proxy& proxy) : proxy_(proxy) {
     for (const auto& s : proxy.servers) {
         auto runtime = std::make_unique<ServerRuntime>();
         runtime->config = &s;
+        has_handoff_servers_ = has_handoff_servers_ || s.options.handoff;
         runtime->weight = s.options.weight;
         runtime->admin =
             s.options.disabled ? balance::AdminState::maint : balance::AdminState::ready;

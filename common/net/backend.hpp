@@ -64,6 +64,8 @@ public:
     ServerRuntime& server(std::size_t i) { return *servers_[i]; }
     const ServerRuntime& server(std::size_t i) const { return *servers_[i]; }
     std::optional<std::size_t> find_server(std::string_view name) const;
+    // Some server is a `handoff` one: a connection may leave this process as a socket.
+    bool has_handoff_servers() const { return has_handoff_servers_; }
 
     // Chooses a server for a new connection and counts it; waits in the backend queue (up to
     // `timeout queue`, else `timeout connect`) when every server is at its maxconn. AVOID is a
@@ -118,6 +120,7 @@ private:
 
     const config::Proxy& proxy_;
     std::vector<std::unique_ptr<ServerRuntime>> servers_;
+    bool has_handoff_servers_ = false;
     mutable std::mutex mutex_;
     std::unique_ptr<balance::Balancer> balancer_;
     std::deque<std::shared_ptr<Waiter>> queue_;

@@ -34,16 +34,16 @@ std::error_code Poller::add(PollWatch& watch, std::uint32_t initial) {
     event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     event.data.ptr = &watch;
     watch.ready = initial;
-    watch.subscribed = event.events;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, watch.fd, &event) != 0) {
         return {errno, std::generic_category()};
     }
+    watch.subscribed = event.events;
     arm();
     return {};
 }
 
 void Poller::remove(PollWatch& watch) {
-    if (watch.fd >= 0) {
+    if (watch.fd >= 0 && watch.subscribed != 0) {  // never added: nothing to take out
         epoll_event unused{};
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, watch.fd, &unused);
     }

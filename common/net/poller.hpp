@@ -35,6 +35,7 @@ struct PollWatch {
     int fd = -1;
     // The events asked of the kernel: always reading; writing only while a write waits for
     // room (otherwise every ACK that frees send-buffer space would wake the process up).
+    // 0 while the fd is not registered.
     std::uint32_t subscribed = 0;
     // Readiness reported by the kernel and not yet used up. Owners clear a bit when an
     // operation would block (or came back short: with edge triggering, more data means a new

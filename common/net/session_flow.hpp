@@ -117,13 +117,17 @@ bool give_to_worker(TunnelType& tunnel, HandoffTarget& target, const SocketAddre
         HandoffRequest request;
         request.fd = client.fd();
         request.client = peer;
-        request.local = local_address(client.fd());
-        request.listener_index = record.listener().index;
+        // A bind on one address (not 0.0.0.0 or ::) is the local address already: no
+        // getsockname per hand-off.
+        const ListenerRuntime& listener = record.listener();
+        request.local = is_specific(listener.bound) ? listener.bound : local_address(client.fd());
+        request.listener_index = listener.index;
         request.accepted = std::chrono::system_clock::now() -
                            std::chrono::duration_cast<std::chrono::system_clock::duration>(
                                Clock::now() - record.accepted());
-        // Out of the poller first: the worker keeps the socket open, so its registration here
-        // would outlive this session.
+        // Out of the poller first (when it was in): the worker keeps the socket open, so its
+        // registration here would outlive this session.
+        const bool watched = client.watched();
         const std::uint32_t ready = client.watch().ready;
         tunnel.poller().remove(client.watch());
         if (target.hand_off(request)) {
@@ -131,7 +135,11 @@ bool give_to_worker(TunnelType& tunnel, HandoffTarget& target, const SocketAddre
             record.handed_off();
             return true;
         }
-        tunnel.poller().add(client.watch(), ready);
+        if (watched) {
+            tunnel.poller().add(client.watch(), ready);
+        } else {
+            client.watch().ready = ready;
+        }
         return false;
     }
 }
@@ -178,16 +186,33 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
     record.set_client(client.source);
     // Readable is a guess (clients usually speak first): one read tells, and a wrong guess
     // costs one EAGAIN.
-    if (auto ec = tunnel->client().attach(tunnel->poller(), accepted.fd, readable | writable)) {
-        ::close(accepted.fd);
-        record.fail('I', 'R', ec.message());
-        co_return;
+    constexpr std::uint32_t first_guess = readable | writable;
+    // The socket's options and poller registration, for a connection this process serves;
+    // a socket handed off as it arrives gets them from the worker.
+    auto serve_here = [&](int fd) {
+        if (client.source.is_inet()) {
+            set_nodelay(fd);
+        }
+        if (frontend.config->tcpka_client) {
+            set_keepalive(fd);
+        }
+    };
+    bool deferred = false;
+    if constexpr (std::is_same_v<ClientEnd, PlainEnd>) {
+        // Nothing waits on the client before a hand-off unless a PROXY header is read first.
+        deferred = frontend.backend != nullptr && frontend.backend->has_handoff_servers() &&
+                   !listener.config->accept_proxy;
+        if (deferred) {
+            tunnel->client().adopt(accepted.fd, first_guess);
+        }
     }
-    if (client.source.is_inet()) {
-        set_nodelay(accepted.fd);
-    }
-    if (frontend.config->tcpka_client) {
-        set_keepalive(accepted.fd);
+    if (!deferred) {
+        if (auto ec = tunnel->client().attach(tunnel->poller(), accepted.fd, first_guess)) {
+            ::close(accepted.fd);
+            record.fail('I', 'R', ec.message());
+            co_return;
+        }
+        serve_here(accepted.fd);
     }
 
     // One deadline for the PROXY header and the TLS handshake together, as HAProxy has: a
@@ -249,6 +274,16 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
         if (refusals >= backend.config().retries) {
             record.fail('S', 'C', "no worker could take the connection");
             co_return;
+        }
+    }
+    if (deferred) {
+        // Relayed here after all (a mixed backend chose a send-proxy server).
+        if constexpr (std::is_same_v<ClientEnd, PlainEnd>) {
+            if (auto ec = tunnel->client().start_watching(tunnel->poller())) {
+                record.fail('I', 'R', ec.message());
+                co_return;
+            }
+            serve_here(tunnel->client().fd());
         }
     }
     const config::Server& target = *frontend.backend->server(record.server()).config;

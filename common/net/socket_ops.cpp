@@ -122,6 +122,17 @@ SocketAddress local_address(int fd) {
     return SocketAddress::from_native(reinterpret_cast<sockaddr*>(&ss), length);
 }
 
+bool is_specific(const SocketAddress& address) {
+    if (!address.is_inet() || address.port() == 0) {
+        return false;
+    }
+    const sockaddr* native = address.native();
+    if (native->sa_family == AF_INET) {
+        return reinterpret_cast<const sockaddr_in*>(native)->sin_addr.s_addr != INADDR_ANY;
+    }
+    return !IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(native)->sin6_addr);
+}
+
 SocketAddress peer_address(int fd) {
     sockaddr_storage ss{};
     socklen_t length = sizeof(ss);

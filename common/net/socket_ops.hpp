@@ -33,6 +33,10 @@ Expected<int> open_listener(const SocketAddress& address, const ListenOptions& o
 SocketAddress local_address(int fd);
 SocketAddress peer_address(int fd);
 
+// A TCP address that is the local address of every connection accepted on it: one host
+// address and a port, not 0.0.0.0 or :: (any) nor port 0.
+bool is_specific(const SocketAddress& address);
+
 void set_nodelay(int fd);
 void set_keepalive(int fd);
 

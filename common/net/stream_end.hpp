@@ -43,6 +43,17 @@ public:
     }
     bool attached() const { return watch_.fd >= 0; }
 
+    // Takes FD (non-blocking) without registering it yet: a dispatcher's client socket that
+    // will most likely be handed off to a worker saves the two epoll_ctl calls of a
+    // registration it would undo at once. start_watching() before anything waits on it.
+    void adopt(int fd, std::uint32_t ready) {
+        close();
+        watch_.fd = fd;
+        watch_.ready = ready;
+    }
+    bool watched() const { return watch_.subscribed != 0; }
+    std::error_code start_watching(Poller& poller) { return poller.add(watch_, watch_.ready); }
+
     PollWatch& watch() { return watch_; }
     int fd() const { return watch_.fd; }
 

@@ -349,17 +349,22 @@ def connect(port, host="127.0.0.1", timeout=5.0):
     return s
 
 
+def round_trip(s, payload=b"ping"):
+    """Sends PAYLOAD on the connected socket S and reads as many bytes back (fewer at EOF)."""
+    s.sendall(payload)
+    got = b""
+    while len(got) < len(payload):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
 def echo_once(port, payload=b"ping", timeout=5.0):
     """One round trip through the proxy: connect, send, read the echo back, close."""
     with connect(port, timeout=timeout) as s:
-        s.sendall(payload)
-        got = b""
-        while len(got) < len(payload):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-        return got
+        return round_trip(s, payload)
 
 
 class EchoClients:

@@ -15,7 +15,8 @@ import tempfile
 import time
 import unittest
 
-from harness import (EchoBackend, Tierlb, echo_once, server_sessions, show_stat, wait_until)
+from harness import (EchoBackend, Tierlb, echo_once, round_trip, server_sessions, show_stat,
+                     wait_until)
 from tls_certs import self_signed
 from topology import two_tier
 from test_dispatcher import open_burst, spread
@@ -63,6 +64,16 @@ def socket_count(pid):
         except OSError:
             pass
     return count
+
+
+def open_one(port, stats):
+    """Connects one client; returns its socket and the server the dispatcher gave it to."""
+    before = server_sessions(stats, "dispatcher")
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    wait_until(lambda: sum(server_sessions(stats, "dispatcher").values()) ==
+               sum(before.values()) + 1, message="the new connection counted")
+    after = server_sessions(stats, "dispatcher")
+    return s, next(name for name in after if after[name] == before.get(name, 0) + 1)
 
 
 class Distribution(unittest.TestCase):
@@ -157,6 +168,39 @@ class WorkerLoss(unittest.TestCase):
                 # Restarted, then UP again.
                 lb.log.wait_for(r"Server dispatcher/w3 is UP", timeout=10, start=mark)
                 for s in socks:
+                    s.close()
+
+    def test_sockets_a_dead_worker_never_acknowledged_are_lost_in_flight(self):
+        """The worker acknowledges late (in its close reports, or after a short delay): a
+        socket handed to it is in flight until then, and written off as lost if it dies."""
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            config, stats, _ = handoff_two_tier(backend.port, tmp, workers=2)
+            with Tierlb(config) as lb:
+                port = lb.port("dispatcher")
+                opened = [open_one(port, stats) for _ in range(4)]
+                on = {name: [s for s, server in opened if server == name]
+                      for name in ("w2", "w3")}
+                self.assertEqual((len(on["w2"]), len(on["w3"])), (2, 2))
+                # The worker took its second socket (an echo went through it); the close
+                # report of its first one says so.
+                self.assertEqual(round_trip(on["w3"][1]), b"ping")
+                on["w3"][0].close()
+                wait_until(lambda: server_sessions(stats, "dispatcher")["w3"] == 1,
+                           message="w3's close report")
+                victim = lb.pid_of(3)
+                os.kill(victim, signal.SIGSTOP)
+                # Sockets handed to the stopped worker stay in flight: it cannot take them.
+                late = []
+                while len([1 for _, server in late if server == "w3"]) < 2:
+                    late.append(open_one(port, stats))
+                    self.assertLess(len(late), 8)
+                mark = lb.log.count()
+                os.kill(victim, signal.SIGKILL)
+                lost = lb.log.wait_for(r"server dispatcher/w3: control connection .*",
+                                       start=mark)
+                self.assertIn("3 handed-off connections no longer counted, 2 of them lost in "
+                              "flight", lost.group(0))
+                for s in on["w2"] + on["w3"][1:] + [s for s, _ in late]:
                     s.close()
 
     def test_a_hung_worker_fails_its_checks_over_the_control_connection(self):

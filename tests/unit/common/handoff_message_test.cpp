@@ -31,8 +31,9 @@ std::vector<Message> samples() {
                1'000'000'000'000ULL,
                17,
                3'600'000,
-               {'C', 'D'}},
-        Closed{46, 0, 0, std::nullopt, 0, 0, 0, {'-', '-'}},
+               {'C', 'D'},
+               51},
+        Closed{46, 0, 0, std::nullopt, 0, 0, 0, {'-', '-'}, 0},
         CheckOk{45},
         Leaving{0},
     };
