@@ -190,6 +190,18 @@ void NohopGroups::process_down(int process, bool shared) {
     }
 }
 
+void NohopGroups::generation_gone(int process) {
+    for (auto* groups : {&groups_, &previous_}) {
+        for (auto& g : *groups) {
+            for (std::size_t slot = 0; slot < g.processes.size(); ++slot) {
+                if (g.processes[slot] == process) {
+                    g.program->clear_retired(static_cast<std::uint32_t>(slot));
+                }
+            }
+        }
+    }
+}
+
 void NohopGroups::begin_reload(const config::Configuration& config,
                                const std::vector<OpenListener>& listeners) {
     previous_ = std::move(groups_);

@@ -9,6 +9,8 @@
 //     socket's queue go to the other processes at once; its restarted self joins again.
 //   - Where the program cannot be loaded or attached, one warning names the binds and why,
 //     and they run on plain SO_REUSEPORT (the processes say so in `show info`).
+//   - After a reload, the previous generation's connections stay in their slot's count, so
+//     that leastconn counts every connection of a process number (common/net/nohop_member.hpp).
 //   - A group starts with the weights of the bind's accept-weight (1 for the other processes).
 //   - A reload keeps a group whose bind keeps the same sockets and processes (counts, weights
 //     and states go on, except a weight accept-weight changed in the file: the new one applies);
@@ -78,6 +80,10 @@ public:
     // Process PROCESS died. SHARED: another live process still accepts on its sockets (the
     // one it replaces, during a reload), so they must keep their queues.
     void process_down(int process, bool shared);
+
+    // The last process of a previous generation of number PROCESS is gone (its connections
+    // ended, or it was killed with some): no connection of PROCESS's slots is retired.
+    void generation_gone(int process);
 
     // A reload with CONFIG and LISTENERS (already opened, sharing the sockets that are kept).
     void begin_reload(const config::Configuration& config,

@@ -158,7 +158,14 @@ std::optional<std::string> NohopProgram::attach(int fd) const {
 void NohopProgram::slot_down(std::uint32_t slot) {
     net::remove_socket(sockets_fd_, slot);
     field(table_->slot[slot].up).store(0, std::memory_order_release);
-    field(table_->slot[slot].count).store(0, std::memory_order_relaxed);
+    // What the previous generations still hold stays; the dead process's connections died.
+    field(table_->slot[slot].count)
+        .store(field(table_->slot[slot].retired).load(std::memory_order_relaxed),
+               std::memory_order_relaxed);
+}
+
+void NohopProgram::clear_retired(std::uint32_t slot) {
+    field(table_->slot[slot].retired).store(0, std::memory_order_relaxed);
 }
 
 void NohopProgram::clear_sockets() {

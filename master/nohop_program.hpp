@@ -31,9 +31,12 @@ public:
     // any program that group had).
     std::optional<std::string> attach(int fd) const;
 
-    // The process of SLOT died: its socket leaves the array, the slot is down with no
-    // connection (those it had died with it).
+    // The process of SLOT died: its socket leaves the array, the slot is down and counts
+    // only the connections its previous generations still declare (those it had died with it).
     void slot_down(std::uint32_t slot);
+    // No previous generation of SLOT's process is left: nothing of its count is retired (what
+    // one that was killed declared goes; the current process's check then takes it off).
+    void clear_retired(std::uint32_t slot);
     // Empties the socket array (the sockets go to another group), leaving the table as it is.
     void clear_sockets();
     // Puts FD back at SLOT (a reload undone); false on failure.

@@ -370,6 +370,17 @@ void ProcessHost::on_control_message(const std::string& name, const std::string&
                 asio::post(listener->listener->executor(),
                            [l = listener->listener.get(), held] { l->set_held(held); });
             }
+            // accept-balance: the new process of this number takes the slot over (its
+            // connections and this one's count there together), or gives it back.
+            if (listener->nohop && listener->listener) {
+                asio::post(listener->listener->executor(), [raw = listener.get(), held] {
+                    if (held) {
+                        raw->nohop->supersede(raw->connections.count(), false);
+                    } else {
+                        raw->nohop->resume();
+                    }
+                });
+            }
         }
         return;
     }
@@ -575,14 +586,14 @@ void ProcessHost::soft_stop() {
         }
     };
     for (auto& listener : runtime_.listeners) {
-        if (listener->nohop) {
-            listener->nohop->detach();  // its slot is the next process's now
-        }
-        asio::post(listener->listener->executor(),
-                   [l = listener->listener.get(), listener_stopped] {
-                       l->stop();
-                       listener_stopped();
-                   });
+        asio::post(listener->listener->executor(), [raw = listener.get(), listener_stopped] {
+            if (raw->nohop) {
+                // Its slot is the next process's now; what it still holds stays counted there.
+                raw->nohop->supersede(raw->connections.count(), true);
+            }
+            raw->listener->stop();
+            listener_stopped();
+        });
     }
     for (auto& channel : handoff_channels_) {
         channel->stop();

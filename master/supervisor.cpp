@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/signal_set.hpp>
 #include <cstring>
 #include <fstream>
@@ -238,12 +239,24 @@ void Supervisor::watch_signals() {
 void Supervisor::reap() {
     int status = 0;
     pid_t pid = 0;
+    // A previous generation of NUMBER ended: once none is left, its accept-balance slots have
+    // no retired connection (one killed with connections open leaves none behind).
+    const auto previous_gone = [this](int number) {
+        const bool retiring = std::any_of(retiring_.begin(), retiring_.end(),
+                                          [number](const Child& c) { return c.number == number; });
+        const auto previous = previous_children_.find(number);
+        if (!retiring && (previous == previous_children_.end() || previous->second.pid == 0)) {
+            nohop_.generation_gone(number);
+        }
+    };
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
         for (auto it = retiring_.begin(); it != retiring_.end(); ++it) {
             if (it->pid == pid) {
                 log::notice("process {} of the previous configuration (pid {}) {}", it->number, pid,
                             describe_status(status));
+                const int number = it->number;
                 retiring_.erase(it);
+                previous_gone(number);
                 break;
             }
         }
@@ -253,6 +266,7 @@ void Supervisor::reap() {
                            number, pid, describe_status(status));
                 child.pid = 0;
                 child.channel.reset();
+                previous_gone(number);
             }
         }
         for (auto& [number, child] : children_) {

@@ -27,6 +27,7 @@
 namespace tierlb::net {
 
 class NohopMember;
+void nohop_connection_started(NohopMember& member);
 void nohop_connection_ended(NohopMember& member);
 
 // The gates a new connection enters, left together when it closes.
@@ -44,6 +45,9 @@ struct AcceptGates {
         global->enter();
         frontend->enter();
         bind->enter();
+        if (nohop != nullptr) {
+            nohop_connection_started(*nohop);
+        }
     }
     // Leaves the three gates; wakes paused listeners if that opened a slot.
     void leave() const {

@@ -34,6 +34,10 @@ std::atomic_ref<std::uint32_t> field(std::uint32_t& value) {
 
 }  // namespace
 
+void nohop_connection_started(NohopMember& member) {
+    member.connection_started();
+}
+
 void nohop_connection_ended(NohopMember& member) {
     member.connection_ended();
 }
@@ -123,22 +127,59 @@ NohopMember::~NohopMember() {
     }
 }
 
-void NohopMember::connection_ended() {
-    if (!detached()) {
-        adjust(-1);
+void NohopMember::connection_started() {
+    if (superseded()) {
+        retire(1);  // the program counted it for the slot: it is a previous generation's
     }
 }
 
-void NohopMember::adjust(std::int64_t delta) {
-    auto count = field(table_->slot[slot_].count);
-    std::uint32_t seen = count.load(std::memory_order_relaxed);
+void NohopMember::connection_ended() {
+    adjust(-1);  // whichever generation held it, the slot counted it
+    if (superseded()) {
+        retire(-1);
+    }
+}
+
+void NohopMember::supersede(std::uint32_t held, bool for_good) {
+    stopping_ = stopping_ || for_good;
+    if (superseded_.exchange(true)) {
+        return;
+    }
+    own_drift_ = {};
+    retire(held);
+}
+
+void NohopMember::resume() {
+    if (stopping_ || !superseded_.exchange(false)) {
+        return;
+    }
+    drift_ = {};
+    retire(-published_.load(std::memory_order_relaxed));
+}
+
+namespace {
+
+// Adds DELTA to FIELD, never below 0.
+void add_clamped(std::atomic_ref<std::uint32_t> field, std::int64_t delta) {
+    std::uint32_t seen = field.load(std::memory_order_relaxed);
     while (true) {
         const std::int64_t wanted = std::max<std::int64_t>(0, std::int64_t{seen} + delta);
-        if (count.compare_exchange_weak(seen, static_cast<std::uint32_t>(wanted),
+        if (field.compare_exchange_weak(seen, static_cast<std::uint32_t>(wanted),
                                         std::memory_order_relaxed)) {
             return;
         }
     }
+}
+
+}  // namespace
+
+void NohopMember::adjust(std::int64_t delta) {
+    add_clamped(field(table_->slot[slot_].count), delta);
+}
+
+void NohopMember::retire(std::int64_t delta) {
+    published_.fetch_add(delta, std::memory_order_relaxed);
+    add_clamped(field(table_->slot[slot_].retired), delta);
 }
 
 void NohopMember::start_reconcile(ListenerRuntime& listener) {
@@ -149,21 +190,33 @@ void NohopMember::start_reconcile(ListenerRuntime& listener) {
 void NohopMember::reconcile_later(ListenerRuntime& listener) {
     reconcile_timer_->expires_after(reconcile_period);
     reconcile_timer_->async_wait([this, &listener](const error_code& ec) {
-        if (!ec && !detached()) {
+        if (!ec) {
             reconcile(listener);
             reconcile_later(listener);
         }
     });
 }
 
-// On the listener's thread, where its socket is closed (a soft stop detaches first).
+// On the listener's thread, where its socket is closed (a soft stop supersedes first, for good).
 void NohopMember::reconcile(ListenerRuntime& listener) {
-    const std::uint32_t held =
-        listener.connections.count() + accept_queue_length(listener.listener->fd());
+    const std::uint32_t held = listener.connections.count();
+    if (superseded()) {
+        // Its own part only: the connections it holds. (One that ends on another thread
+        // between the two reads is a difference of a moment, not seen twice.)
+        const auto part = static_cast<std::uint32_t>(
+            std::max<std::int64_t>(0, published_.load(std::memory_order_relaxed)));
+        if (const std::int64_t correction = own_drift_.check(part, held)) {
+            retire(correction);
+        }
+        return;
+    }
+    const std::uint32_t expected =
+        held + accept_queue_length(listener.listener->fd()) +
+        field(table_->slot[slot_].retired).load(std::memory_order_relaxed);
     const std::uint32_t count = field(table_->slot[slot_].count).load(std::memory_order_relaxed);
-    if (const std::int64_t correction = drift_.check(count, held)) {
-        log::debug("{}: accept-balance slot {} counted {}, holds {}: corrected by {}",
-                   listener.name, slot_, count, held, correction);
+    if (const std::int64_t correction = drift_.check(count, expected)) {
+        log::debug("{}: accept-balance slot {} counted {}, expected {}: corrected by {}",
+                   listener.name, slot_, count, expected, correction);
         adjust(correction);
     }
 }

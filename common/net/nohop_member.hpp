@@ -6,8 +6,12 @@
 //     (the master marks it down when the process dies; a restarted process joins again);
 //   - takes a connection off its slot when the connection ends (AcceptGates::leave);
 //   - corrects its slot's count every second against what it holds (common/nohop/drift.hpp);
-//   - on a soft stop (reload, SIGUSR1), stops counting: its slot and socket belong to the
-//     process that replaces it, and the connections it finishes are no longer the group's;
+//   - when a reload starts (or it stops softly), becomes its slot's previous generation: its
+//     connections stay in the slot's count, so that the process replacing it gets new ones
+//     only as its number's total allows, and it declares them in the slot's `retired` (adding
+//     those it still accepts, taking off those that end), which the current process adds to
+//     what it expects: each process checks its own part, and neither corrects the other's;
+//     a reload that fails makes it the current one again;
 //   - shows every slot of the group in `show stat`, and changes their weight and state for
 //     `set accept-balance` (the table is shared: any process of the group can).
 // The slot table is mapped into memory: counting costs an atomic operation, no system call.
@@ -59,14 +63,24 @@ public:
     NohopMember(const NohopMember&) = delete;
     NohopMember& operator=(const NohopMember&) = delete;
 
-    // A connection this process accepted on the group's socket ended.
+    // A connection this process accepted on the group's socket (the program counted it at
+    // its SYN): on the listener's thread.
+    void connection_started();
+    // A connection this process accepted on the group's socket ended: on any thread.
     void connection_ended();
-    // Soft stop: from now on nothing this process does changes the table's counts.
-    void detach() { detached_.store(true, std::memory_order_relaxed); }
-    bool detached() const { return detached_.load(std::memory_order_relaxed); }
 
-    // Compares the slot's count with what LISTENER holds (its open connections and its accept
-    // queue) every second, on LISTENER's thread, and corrects persistent drift.
+    // A reload started (FOR_GOOD false) or the process stops softly (true): from now on the
+    // HELD connections it has, and those it still accepts, are declared retired in its slot.
+    // On the listener's thread, with HELD its connections there.
+    void supersede(std::uint32_t held, bool for_good);
+    // The reload failed: the slot is this process's again (unless it stops).
+    void resume();
+    bool superseded() const { return superseded_.load(std::memory_order_relaxed); }
+
+    // Every second, on LISTENER's thread: compares the slot's count with what it should be
+    // (LISTENER's open connections, its accept queue, and the previous generations'
+    // connections) and corrects persistent drift; superseded, checks its own retired part
+    // against its open connections instead.
     void start_reconcile(ListenerRuntime& listener);
 
     std::uint32_t slot() const { return slot_; }
@@ -80,6 +94,8 @@ public:
 
     // Adds DELTA to this process's slot count, never below 0 (drift corrections).
     void adjust(std::int64_t delta);
+    // What this process declares retired in its slot (0 unless superseded).
+    std::int64_t retired_part() const { return published_.load(std::memory_order_relaxed); }
 
 private:
     NohopMember(tierlb_nohop_table* table, bool mapped, std::uint32_t slot, bool migrates,
@@ -98,9 +114,14 @@ private:
     std::uint32_t slot_;
     bool migrates_;
     std::vector<int> processes_;
-    std::atomic<bool> detached_{false};
-    std::unique_ptr<Timer> reconcile_timer_;  // on the listener's thread, as drift_
-    nohop::DriftCorrector drift_;
+    void retire(std::int64_t delta);
+
+    std::atomic<bool> superseded_{false};
+    bool stopping_ = false;                   // superseded for good: no resume
+    std::atomic<std::int64_t> published_{0};  // this process's part of the slot's retired
+    std::unique_ptr<Timer> reconcile_timer_;  // on the listener's thread, as what follows
+    nohop::DriftCorrector drift_;             // of the slot's count, while current
+    nohop::DriftCorrector own_drift_;         // of published_, while superseded
 };
 
 // What the master handed this process for its accept-balance binds (the environment, read

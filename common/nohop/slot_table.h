@@ -35,11 +35,16 @@
 #endif
 
 struct tierlb_nohop_slot {
-    __u32 count;    /* connections placed on this process's socket and not ended yet */
+    __u32 count;    /* connections placed on this process's socket and not ended yet, whichever
+                       generation of the process (after a reload) holds them */
     __u32 weight;   /* 0..256, 1 unless changed; 0 = never selected */
     __u32 admin;    /* TIERLB_NOHOP_READY, _DRAIN or _MAINT */
     __u32 up;       /* 1 while a live process has its socket in the socket array */
     __u64 selected; /* connections placed here since the group was made (lbtot) */
+    __u32 retired;  /* of count: those the process's previous generations hold (a reload), as
+                       they declare them; the current process leaves them out of its drift
+                       check. Not read by the program. */
+    __u32 reserved;
 };
 
 struct tierlb_nohop_table {

@@ -27,12 +27,14 @@ from test_dispatcher import open_burst, spread
 PROCESSES = (1, 2, 3)
 
 
-def no_hop_config(backend_port, tmp, bind_options=""):
-    """Three processes sharing 127.0.0.1:0 with accept-balance, each with its own stats
-    socket on a path (a reload takes a path over; an abns@ name could not be bound twice)."""
+def no_hop_config(backend_port, tmp, bind_options="", processes=PROCESSES, global_extra=()):
+    """PROCESSES (three unless said) sharing 127.0.0.1:0 with accept-balance, each with its own
+    stats socket on a path (a reload takes a path over; an abns@ name could not be bound
+    twice)."""
     lines = ["global"]
     lines += ["    stats socket %s process %d level admin" % (stats_path(tmp, n), n)
-              for n in PROCESSES]
+              for n in processes]
+    lines += ["    " + line for line in global_extra]
     lines += [
         "defaults",
         "    mode tcp",
@@ -40,7 +42,8 @@ def no_hop_config(backend_port, tmp, bind_options=""):
         "    timeout client 1h",
         "    timeout server 1h",
         "listen web",
-        "    bind 127.0.0.1:0 process 1-3 accept-balance leastconn %s" % bind_options,
+        "    bind 127.0.0.1:0 process %d-%d accept-balance leastconn %s" % (
+            processes[0], processes[-1], bind_options),
         "    server app 127.0.0.1:%d" % backend_port,
     ]
     return "\n".join(lines) + "\n"
@@ -93,14 +96,15 @@ class NoHopCase(unittest.TestCase):
         self.backend.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def start(self, prefix=(), bind_options=""):
-        lb = Tierlb(no_hop_config(self.backend.port, self.tmp, bind_options), prefix=prefix)
+    def start(self, prefix=(), bind_options="", args=()):
+        lb = Tierlb(no_hop_config(self.backend.port, self.tmp, bind_options), prefix=prefix,
+                    args=args)
         self.addCleanup(lb.stop)
         return lb.start()
 
 
-def reload(lb, tmp, config=None):
-    """Reloads LB (with CONFIG written first, if given) and waits for the new processes to
+def reload(lb, tmp, config=None, processes=PROCESSES):
+    """Reloads LB (with CONFIG written first, if given) and waits for the new PROCESSES to
     answer on the stats sockets."""
     if config is not None:
         with open(lb.config_path, "w") as f:
@@ -108,9 +112,9 @@ def reload(lb, tmp, config=None):
     mark = lb.log.count()
     lb.process.send_signal(signal.SIGUSR2)
     lb.log.wait_for(r"master: reload done", start=mark)
-    for n in PROCESSES:
+    for n in processes:
         lb.log.wait_for(r"\(%d\) : process %d ready" % (lb.pid_of(n), n), start=mark)
-    wait_until(lambda: all(info(tmp, n)["Pid"] == str(lb.pid_of(n)) for n in PROCESSES),
+    wait_until(lambda: all(info(tmp, n)["Pid"] == str(lb.pid_of(n)) for n in processes),
                message="the new processes to answer on the stats sockets")
     return mark
 
@@ -433,6 +437,77 @@ class Reload(NoHopCase):
         counts = settled(self.tmp, 12)
         self.assertLessEqual(spread(counts), 1, counts)
         self.assertEqual(lb.log.find_all(r"\[(WARNING|ALERT)\]"), [])
+        for s in old + new:
+            s.close()
+
+
+def stays(test, probe, expected, seconds):
+    """PROBE() equals EXPECTED at every look for SECONDS (more than two drift checks)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        test.assertEqual(probe(), expected)
+        time.sleep(0.1)
+
+
+class CarriedCounts(NoHopCase):
+    def test_the_previous_generations_connections_stay_counted(self):
+        """Process 3 drained, 12 connections go to 1 and 2; back to ready, a reload: the slots
+        still count the previous processes' connections (6, 6, 0) and the drift checks of
+        both generations leave them be, so the next 6 connections all go to the new process
+        3. The previous processes' connections closing lower the counts, and the next ones
+        fill processes 1 and 2 again."""
+        lb = self.start()
+        skip_unless_ebpf(self, self.tmp)
+        port = lb.port("web")
+        self.assertEqual(stats_command(stats_path(self.tmp, 1),
+                                       "set accept-balance web/sock-1@p3 state drain"), "\n")
+        old = open_burst(port, 12)
+        self.assertEqual(settled(self.tmp, 12), {1: 6, 2: 6, 3: 0})
+        self.assertEqual(stats_command(stats_path(self.tmp, 1),
+                                       "set accept-balance web/sock-1@p3 state ready"), "\n")
+        reload(lb, self.tmp)
+        self.assertEqual(slot_counts(self.tmp), {1: 6, 2: 6, 3: 0})
+        stays(self, lambda: slot_counts(self.tmp), {1: 6, 2: 6, 3: 0}, 2.5)
+        new = []
+        for _ in range(6):
+            new += open_burst(port, 1)
+        # The new processes hold them: all on process 3, where the total was lowest.
+        self.assertEqual(settled(self.tmp, 6), {1: 0, 2: 0, 3: 6})
+        self.assertEqual(slot_counts(self.tmp), {1: 6, 2: 6, 3: 6})
+        stays(self, lambda: slot_counts(self.tmp, asked=2), {1: 6, 2: 6, 3: 6}, 2.5)
+        for s in old:
+            s.close()
+        wait_until(lambda: slot_counts(self.tmp) == {1: 0, 2: 0, 3: 6}, timeout=5.0,
+                   message="the previous generation's closed connections to leave the counts")
+        for _ in range(6):
+            new += open_burst(port, 1)
+        self.assertEqual(settled(self.tmp, 12), {1: 3, 2: 3, 3: 6})
+        stays(self, lambda: slot_counts(self.tmp), {1: 3, 2: 3, 3: 6}, 2.5)
+        for s in new:
+            s.close()
+
+    def test_a_previous_process_killed_with_connections_leaves_no_count_behind(self):
+        """After a reload, the previous process 1 is killed with its 4 connections open: once
+        the master has reaped it, the connections it declared leave process 1's count (the new
+        process 1's drift check takes them off), and new connections go there again."""
+        lb = self.start()
+        skip_unless_ebpf(self, self.tmp)
+        port = lb.port("web")
+        old = open_burst(port, 12)
+        self.assertEqual(settled(self.tmp, 12), {1: 4, 2: 4, 3: 4})
+        previous = lb.pid_of(1)
+        reload(lb, self.tmp)
+        self.assertEqual(slot_counts(self.tmp), {1: 4, 2: 4, 3: 4})
+        mark = lb.log.count()
+        os.kill(previous, signal.SIGKILL)
+        lb.log.wait_for(r"process 1 of the previous configuration \(pid %d\) was killed" %
+                        previous, start=mark)
+        wait_until(lambda: slot_counts(self.tmp) == {1: 0, 2: 4, 3: 4}, timeout=5.0,
+                   message="the killed process's connections to leave process 1's count")
+        new = []
+        for _ in range(4):
+            new += open_burst(port, 1)
+        self.assertEqual(settled(self.tmp, 4), {1: 4, 2: 0, 3: 0})
         for s in old + new:
             s.close()
 

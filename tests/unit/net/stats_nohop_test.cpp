@@ -168,13 +168,12 @@ TEST_CASE("set accept-balance changes a process's weight and state in the shared
           "Permission denied\n\n");
 }
 
-TEST_CASE(
-    "a process takes its ended connections off its own slot, never below 0, until it "
-    "detaches",
-    "[nohop]") {
+TEST_CASE("a process takes its ended connections off its own slot, never below 0", "[nohop]") {
     Group g;
     NohopMember& m = g.member();
     CHECK(m.slot() == 1);
+    m.connection_started();  // the program counted it: nothing to add
+    CHECK(g.table.slot[1].count == 5);
     m.connection_ended();
     CHECK(g.table.slot[1].count == 4);
     m.adjust(-10);
@@ -183,8 +182,48 @@ TEST_CASE(
     CHECK(g.table.slot[1].count == 0);
     m.adjust(3);
     CHECK(g.table.slot[1].count == 3);
-    m.detach();
+    CHECK(g.table.slot[1].retired == 0);
+    CHECK(g.table.slot[0].count == 4);  // the others' slots are theirs
+}
+
+TEST_CASE(
+    "a superseded process keeps its connections in its slot's count and declares them "
+    "retired; a failed reload gives the slot back",
+    "[nohop]") {
+    Group g;  // slot 1 counts 5: the process holds 5
+    NohopMember& m = g.member();
+    m.supersede(5, false);
+    CHECK(m.superseded());
+    CHECK(g.table.slot[1].count == 5);
+    CHECK(g.table.slot[1].retired == 5);
+    m.supersede(5, false);  // once
+    CHECK(g.table.slot[1].retired == 5);
+    // It still accepts what the program placed before the new process listened.
+    m.connection_started();
+    g.table.slot[1].count += 1;  // (the program counted it at its SYN)
+    CHECK(g.table.slot[1].retired == 6);
+    m.connection_ended();
+    m.connection_ended();
+    CHECK(g.table.slot[1].count == 4);
+    CHECK(g.table.slot[1].retired == 4);
+    CHECK(m.retired_part() == 4);
+    // Another generation declares its own part in the same slot: parts add up.
+    g.table.slot[1].retired += 7;
+    m.resume();
+    CHECK_FALSE(m.superseded());
+    CHECK(g.table.slot[1].retired == 7);
+    CHECK(m.retired_part() == 0);
     m.connection_ended();
     CHECK(g.table.slot[1].count == 3);
-    CHECK(g.table.slot[0].count == 4);  // the others' slots are theirs
+    CHECK(g.table.slot[1].retired == 7);
+    // Superseded for good (a soft stop): no resume after that.
+    m.supersede(3, true);
+    m.resume();
+    CHECK(m.superseded());
+    CHECK(g.table.slot[1].retired == 10);
+    for (int i = 0; i < 3; ++i) {
+        m.connection_ended();
+    }
+    CHECK(g.table.slot[1].retired == 7);
+    CHECK(m.retired_part() == 0);
 }
