@@ -238,7 +238,7 @@ void NohopGroups::commit_reload() {
     }
 }
 
-void NohopGroups::abort_reload() {
+void NohopGroups::abort_reload(const std::vector<int>& live) {
     // The groups the reload made go; those it kept stay, with the weights they had.
     std::erase_if(groups_, [this](NohopGroup& g) {
         const bool made = std::find(fresh_.begin(), fresh_.end(), g.program.get()) != fresh_.end();
@@ -256,12 +256,20 @@ void NohopGroups::abort_reload() {
         if (auto error = p.program->attach(p.fds[0])) {
             log::alert("{}: {}", p.name, *error);
         }
-        for (std::uint32_t slot = 0; slot < p.fds.size(); ++slot) {
-            if (p.program->table().slot[slot].up != 0) {
-                p.program->put_socket(slot, p.fds[slot]);
+        groups_.push_back(std::move(p));
+    }
+    // Every group is the previous processes' again: each that lives has its socket in the
+    // array and its slot up (a new process that failed to start marked a kept group's slot
+    // down); the slot of one that died meanwhile stays down until its restart joins.
+    for (auto& g : groups_) {
+        for (std::uint32_t slot = 0; slot < g.processes.size(); ++slot) {
+            if (std::find(live.begin(), live.end(), g.processes[slot]) == live.end()) {
+                g.program->slot_down(slot);
+            } else if (!g.program->slot_up(slot, g.fds[slot])) {
+                log::alert("{}: process {}'s socket could not rejoin the group", g.name,
+                           g.processes[slot]);
             }
         }
-        groups_.push_back(std::move(p));
     }
     previous_.clear();
     fresh_.clear();

@@ -90,8 +90,9 @@ public:
                       const std::vector<OpenListener>& listeners);
     // The new processes are ready: the groups of the previous configuration go.
     void commit_reload();
-    // The reload failed: the new groups go, the previous ones take their sockets back.
-    void abort_reload();
+    // The reload failed: the new groups go, the previous ones take their sockets back; the
+    // slots of the previous processes that LIVE (process numbers) are up, the others down.
+    void abort_reload(const std::vector<int>& live);
 
 private:
     // A new group per accept-balance bind of CONFIG, or the one of GROUPS that fits; the

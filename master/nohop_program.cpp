@@ -182,8 +182,12 @@ void NohopProgram::set_weight(std::uint32_t slot, std::uint32_t weight) {
     field(table_->slot[slot].weight).store(weight, std::memory_order_relaxed);
 }
 
-bool NohopProgram::put_socket(std::uint32_t slot, int fd) {
-    return !net::register_socket(sockets_fd_, slot, fd);
+bool NohopProgram::slot_up(std::uint32_t slot, int fd) {
+    if (net::register_socket(sockets_fd_, slot, fd)) {
+        return false;
+    }
+    field(table_->slot[slot].up).store(1, std::memory_order_release);
+    return true;
 }
 
 void detach_nohop_program(int fd) {

@@ -39,8 +39,9 @@ public:
     void clear_retired(std::uint32_t slot);
     // Empties the socket array (the sockets go to another group), leaving the table as it is.
     void clear_sockets();
-    // Puts FD back at SLOT (a reload undone); false on failure.
-    bool put_socket(std::uint32_t slot, int fd);
+    // Puts FD back at SLOT, whose process lives (a reload undone), and marks it up; false
+    // when the socket could not be put back.
+    bool slot_up(std::uint32_t slot, int fd);
 
     // The weight of SLOT's process (0..256), as accept-weight or `set accept-balance` set it.
     std::uint32_t weight(std::uint32_t slot) const;

@@ -162,7 +162,13 @@ void Supervisor::abort_reload(int failed, int status) {
             retiring_.push_back(std::move(child));
         }
     }
-    nohop_.abort_reload();  // while the sockets of both configurations are open
+    std::vector<int> live;
+    for (const auto& [number, child] : previous_children_) {
+        if (child.pid != 0) {
+            live.push_back(number);
+        }
+    }
+    nohop_.abort_reload(live);  // while the sockets of both configurations are open
     close_unless_kept(listeners_, previous_listeners_);
     listeners_ = std::move(previous_listeners_);
     config_ = std::move(previous_config_);

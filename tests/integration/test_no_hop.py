@@ -512,6 +512,124 @@ class CarriedCounts(NoHopCase):
             s.close()
 
 
+class ReloadChanges(NoHopCase):
+    def test_a_reload_that_adds_a_process_makes_the_group_anew(self):
+        """Processes 1-3, then a reload to 1-4 while clients connect one after the other: no
+        connection fails during the reload, the master makes a group of four (process 4 with
+        its accept-weight), and new connections spread over the four by weight, process 4
+        included; the previous processes' connections are not in the new group's counts."""
+        lb = self.start()
+        skip_unless_ebpf(self, self.tmp)
+        port = lb.port("web")
+        old = open_burst(port, 6)
+        settled(self.tmp, 6)
+        four = (1, 2, 3, 4)
+        with EchoClients(port) as clients:
+            wait_until(lambda: len(clients.results) >= 20, message="traffic before the reload")
+            mark = reload(lb, self.tmp, no_hop_config(self.backend.port, self.tmp,
+                                                      "accept-weight 4:2", processes=four),
+                          processes=four)
+            count = len(clients.results)
+            wait_until(lambda: len(clients.results) >= count + 20,
+                       message="traffic after the reload")
+        failed = [started for started, ok in clients.results if not ok]
+        self.assertEqual(failed, [], "%d of %d connections failed" % (len(failed),
+                                                                      len(clients.results)))
+        made = lb.log.find_all(r"'web', bind '127.0.0.1:0' .*: accept-balance leastconn: the "
+                               r"kernel places each connection")
+        self.assertEqual(len([m for m in made if lb.log.lines.index(m.string) >= mark]), 1)
+        for n in four:
+            self.assertTrue(info(self.tmp, n)["AcceptBalance"].startswith("eBPF"))
+        self.assertEqual(weights(self.tmp, asked=4), {1: 1, 2: 1, 3: 1, 4: 2})
+        wait_until(lambda: slot_counts(self.tmp) == {1: 0, 2: 0, 3: 0, 4: 0}, timeout=5.0,
+                   message="the new group to count no connection (the clients' have ended)")
+        new = []
+        for _ in range(5):
+            new += open_burst(port, 1)
+        self.assertEqual(settled(self.tmp, 5, four), {1: 1, 2: 1, 3: 1, 4: 2})
+        self.assertEqual(slot_counts(self.tmp, asked=4), {1: 1, 2: 1, 3: 1, 4: 2})
+        for s in old + new:
+            s.close()
+
+    def test_a_refused_reload_leaves_the_groups_as_they_were(self):
+        """An invalid file (accept-weight for a process the bind has not): the reload is
+        refused, and the group goes on as it was: the same processes, counts, weights (from
+        the file and set at run time) and distribution."""
+        lb = self.start(bind_options="accept-weight 1:2")
+        skip_unless_ebpf(self, self.tmp)
+        port = lb.port("web")
+        self.assertEqual(stats_command(stats_path(self.tmp, 1),
+                                       "set accept-balance web/sock-1@p3 weight 0"), "\n")
+        socks = open_burst(port, 9)
+        self.assertEqual(settled(self.tmp, 9), {1: 6, 2: 3, 3: 0})
+        pids = {n: lb.pid_of(n) for n in PROCESSES}
+        with open(lb.config_path, "w") as f:
+            f.write(no_hop_config(self.backend.port, self.tmp, "accept-weight 7:2"))
+        mark = lb.log.count()
+        lb.process.send_signal(signal.SIGUSR2)
+        lb.log.wait_for(r"master: reload refused: the new configuration has 1 error", start=mark)
+        self.assertEqual({n: lb.pid_of(n) for n in PROCESSES}, pids)
+        self.assertEqual(weights(self.tmp), {1: 2, 2: 1, 3: 0})
+        stays(self, lambda: slot_counts(self.tmp), {1: 6, 2: 3, 3: 0}, 2.5)
+        socks += open_burst(port, 6)
+        self.assertEqual(settled(self.tmp, 15), {1: 10, 2: 5, 3: 0})
+        for s in socks:
+            s.close()
+
+    def test_a_reload_undone_gives_back_counts_and_weights(self):
+        """A reload whose process 3 cannot start (its new abns@ stats socket is taken) is
+        undone after the others started: the weight it changed (process 2: 1 to 3) is back,
+        the previous processes count their connections as before (their drift checks agree
+        with the counts), and new connections go by the previous weights."""
+        cli = os.path.join(self.tmp, "master.sock")
+        lb = self.start(args=["-S", cli])
+        skip_unless_ebpf(self, self.tmp)
+        port = lb.port("web")
+        socks = open_burst(port, 9)
+        self.assertEqual(settled(self.tmp, 9), {1: 3, 2: 3, 3: 3})
+        pids = {n: lb.pid_of(n) for n in PROCESSES}
+
+        # The new processes took the stats sockets' paths over: the master CLI reaches the
+        # processes it serves with.
+        def rows(n):
+            text = stats_command(cli, "@%d show stat" % n)
+            lines = [line for line in text.splitlines() if line]
+            names = lines[0][2:].split(",")
+            return [dict(zip(names, line.split(","))) for line in lines[1:]
+                    if line.startswith("web,")]
+
+        def held_by_previous():
+            return {n: int(r["scur"]) for n in PROCESSES for r in rows(n)
+                    if r["svname"] == "FRONTEND"}
+
+        def group(column):
+            return {int(r["pid"]): int(r[column]) for r in rows(2) if r["type"] == "3"}
+
+        taken = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(taken.close)
+        name = "tierlb-nohop-%d-%d" % (os.getpid(), time.monotonic_ns())
+        taken.bind("\0" + name)
+        with open(lb.config_path, "w") as f:
+            f.write(no_hop_config(self.backend.port, self.tmp, "accept-weight 2:3",
+                                  global_extra=["stats socket abnsz@%s process 3" % name]))
+        mark = lb.log.count()
+        lb.process.send_signal(signal.SIGUSR2)
+        lb.log.wait_for(r"master: reload failed: process 3 of the new configuration could "
+                        r"not start", start=mark)
+        for n in PROCESSES:
+            self.assertTrue(os.path.exists("/proc/%d" % pids[n]))
+            self.assertIn("\nPid: %d\n" % pids[n], "\n" + stats_command(cli, "@%d show info" % n))
+        self.assertEqual(group("weight"), {1: 1, 2: 1, 3: 1})
+        stays(self, lambda: group("scur"), {1: 3, 2: 3, 3: 3}, 2.5)
+        socks += open_burst(port, 6)
+        wait_until(lambda: sum(held_by_previous().values()) == 15, timeout=5.0,
+                   message="the previous processes to hold 15 connections")
+        self.assertEqual(held_by_previous(), {1: 5, 2: 5, 3: 5})
+        self.assertEqual(group("scur"), {1: 5, 2: 5, 3: 5})
+        for s in socks:
+            s.close()
+
+
 class Fallback(NoHopCase):
     def test_refused_program_warns_once_and_runs_plain_reuseport(self):
         """The master runs without CAP_BPF and CAP_SYS_ADMIN (setpriv): loading the program is
