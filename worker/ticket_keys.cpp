@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -27,19 +28,23 @@ std::string base64(const std::uint8_t* data, std::size_t size) {
     return out;
 }
 
+// Strict base64: groups of four characters, '=' only as the last one or two. EVP_DecodeBlock
+// alone takes '=' anywhere as a zero and counts padding as data.
 Expected<std::vector<std::uint8_t>> unbase64(const std::string& text) {
-    std::vector<std::uint8_t> out(3 * ((text.size() + 3) / 4) + 3);
-    const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                  static_cast<int>(text.size()));
-    if (n < 0) {
+    const std::size_t first_pad = text.find('=');
+    const std::size_t padding = first_pad == std::string::npos ? 0 : text.size() - first_pad;
+    if (text.size() % 4 != 0 || padding > 2 ||
+        text.find_first_not_of('=', first_pad == std::string::npos ? text.size() : first_pad) !=
+            std::string::npos) {
         return unexpected("not base64");
     }
-    // EVP_DecodeBlock counts the padding as data: take it back out.
-    std::size_t size = static_cast<std::size_t>(n);
-    for (auto it = text.rbegin(); it != text.rend() && *it == '='; ++it) {
-        --size;
+    std::vector<std::uint8_t> out(3 * (text.size() / 4));
+    const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
+                                  static_cast<int>(text.size()));
+    if (n < 0 || static_cast<std::size_t>(n) < padding) {
+        return unexpected("not base64");
     }
-    out.resize(size);
+    out.resize(static_cast<std::size_t>(n) - padding);
     return out;
 }
 
@@ -77,7 +82,9 @@ Expected<std::vector<TicketKey>> parse_lines(std::istream& in, const std::string
     int number = 0;
     while (std::getline(in, line)) {
         ++number;
-        line.erase(std::remove_if(line.begin(), line.end(), ::isspace), line.end());
+        line.erase(std::remove_if(line.begin(), line.end(),
+                                  [](unsigned char c) { return std::isspace(c) != 0; }),
+                   line.end());
         if (line.empty() || line.front() == '#') {
             continue;
         }
