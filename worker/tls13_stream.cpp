@@ -218,11 +218,12 @@ Tls13Stream::Outcome Tls13Stream::on_handshake(net::PollWatch& watch,
     return Outcome::keys_changed;
 }
 
-Tls13Stream::Outcome Tls13Stream::on_alert(net::PollWatch&, std::span<const std::uint8_t> alert) {
+// TLS 1.3 reads close_notify and user_canceled at either level and any other alert as fatal
+// (as OpenSSL does). A record that is not exactly one alert is answered with decode_error.
+Tls13Stream::Outcome Tls13Stream::on_alert(net::PollWatch& watch,
+                                           std::span<const std::uint8_t> alert) {
     if (alert.size() != 2) {
-        failed_ = true;
-        error_ = "decode error (alert)";
-        return Outcome::stop;
+        return fail(watch, AlertCode::decode_error, "decode error (alert)");
     }
     const auto code = static_cast<AlertCode>(alert[1]);
     if (code == AlertCode::close_notify) {

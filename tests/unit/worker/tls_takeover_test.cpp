@@ -399,8 +399,8 @@ TEST_CASE("offload: a corrupt or foreign record is an error, and the client is t
         CHECK(r.server_read == net::IoStatus::error);
         CHECK(r.server_error.find("unexpected message") == 0);
     }
-    SECTION("a NewSessionTicket from the client: unexpected_message") {
-        // Forged with the client's own key (its first record since the handshake).
+    // A record forged with the client's own key (its first record since the handshake).
+    auto forge = [&](tls13::ContentType type, const std::vector<std::uint8_t>& content) {
         tls13::DirectionKeys keys;
         std::vector<std::uint8_t> secret;
         for (std::size_t i = 0; i + 1 < c.secrets.client_traffic.size(); i += 2) {
@@ -409,13 +409,24 @@ TEST_CASE("offload: a corrupt or foreign record is an error, and the client is t
         }
         REQUIRE(tls13::set_secret(tls13::Suite::aes_128_gcm_sha256, secret, 0, keys));
         tls13::Aead aead(tls13::Suite::aes_128_gcm_sha256, keys, true);
-        const std::vector<std::uint8_t> ticket = {4, 0, 0, 5, 0, 0, 0, 0, 0};
         std::vector<std::uint8_t> out(100);
-        const std::size_t n = aead.seal(keys, tls13::ContentType::handshake, ticket, out);
-        c.send_raw(std::string(out.begin(), out.begin() + static_cast<long>(n)));
+        const std::size_t n = aead.seal(keys, type, content, out);
+        return std::string(out.begin(), out.begin() + static_cast<long>(n));
+    };
+    SECTION("a NewSessionTicket from the client: unexpected_message") {
+        c.send_raw(forge(tls13::ContentType::handshake, {4, 0, 0, 5, 0, 0, 0, 0, 0}));
         const auto r = c.exchange("", "", 1, 1);
         CHECK(r.server_read == net::IoStatus::error);
         CHECK(r.server_error.find("unexpected message") == 0);
+        CHECK(r.client_error == SSL_ERROR_SSL);
+    }
+    SECTION("an alert record that is not two bytes: decode_error, and the client is told") {
+        // Found by the tls13_records fuzz target: the stream ended without an alert, where
+        // OpenSSL (and RFC 8446 section 6) answers a malformed alert with decode_error.
+        c.send_raw(forge(tls13::ContentType::alert, {1, 0, 0}));
+        const auto r = c.exchange("", "", 1, 1);
+        CHECK(r.server_read == net::IoStatus::error);
+        CHECK(r.server_error.find("decode error (alert)") == 0);
         CHECK(r.client_error == SSL_ERROR_SSL);
     }
 }
