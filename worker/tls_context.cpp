@@ -212,95 +212,28 @@ std::optional<std::string> BindTls::add_directory(const std::string& directory) 
     return std::nullopt;
 }
 
-namespace {
-
-// Splits a crt-list line into words; "[...]" (possibly several words) is one option block.
-std::vector<std::string> words_of(const std::string& line) {
-    std::istringstream in(line);
-    std::vector<std::string> words;
-    std::string w;
-    while (in >> w) {
-        if (!words.empty() && words.back().front() == '[' && words.back().back() != ']') {
-            words.back() += " " + w;
-        } else {
-            words.push_back(w);
-        }
-    }
-    return words;
-}
-
-// "[alpn h2,http/1.1 ciphers X ...]" into OPTIONS; the error names what is not supported.
-std::optional<std::string> parse_options(const std::string& block, CertificateOptions& options) {
-    std::istringstream in(block.substr(1, block.size() - 2));
-    std::string key, value;
-    while (in >> key) {
-        if (!(in >> value)) {
-            return "'" + key + "' expects a value";
-        }
-        if (key == "alpn") {
-            std::istringstream list(value);
-            std::string name;
-            while (std::getline(list, name, ',')) {
-                options.alpn.push_back(name);
-            }
-        } else if (key == "ciphers") {
-            options.ciphers = value;
-        } else if (key == "ciphersuites") {
-            options.ciphersuites = value;
-        } else if (key == "ssl-min-ver" || key == "ssl-max-ver") {
-            auto version = config::parse_tls_version(value);
-            if (!version) {
-                return version.error();
-            }
-            (key == "ssl-min-ver" ? options.min_version : options.max_version) = *version;
-        } else {
-            return "'" + key +
-                   "' is not supported in a crt-list (alpn, ciphers, ciphersuites, "
-                   "ssl-min-ver and ssl-max-ver are)";
-        }
-    }
-    return std::nullopt;
-}
-
-}  // namespace
-
-// HAProxy's crt-list: "crtfile [[options]] [[!]snifilter ...]" per line, '#' comments.
-// Relative certificate paths are taken from crt-base when it is set (HAProxy's rule).
+// HAProxy's crt-list (worker/crt_list.hpp): each line's certificate loaded with its options
+// and SNI filters. Relative certificate paths are taken from crt-base when it is set
+// (HAProxy's rule).
 std::optional<std::string> BindTls::load_crt_list(const std::string& path) {
     std::ifstream in(path);
     if (!in) {
         return "cannot read crt-list '" + path + "'";
     }
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto entries = parse_crt_list(text.str(), path);
+    if (!entries) {
+        return entries.error();
+    }
     const std::filesystem::path directory = crt_base_;
-    std::string line;
-    int number = 0;
-    while (std::getline(in, line)) {
-        ++number;
-        auto words = words_of(line);
-        if (words.empty() || words.front().front() == '#') {
-            continue;
-        }
-        const std::string where = "crt-list '" + path + "' line " + std::to_string(number) + ": ";
-        std::filesystem::path file = words.front();
+    for (const auto& entry : *entries) {
+        std::filesystem::path file = entry.file;
         if (file.is_relative() && !directory.empty()) {
             file = directory / file;
         }
-        CertificateOptions options;
-        bool overrides = false;
-        std::size_t next = 1;
-        if (next < words.size() && words[next].front() == '[') {
-            if (words[next].back() != ']') {
-                return where + "missing ']'";
-            }
-            if (auto error = parse_options(words[next], options)) {
-                return where + *error;
-            }
-            overrides = true;
-            ++next;
-        }
-        std::vector<std::string> filters(words.begin() + static_cast<long>(next), words.end());
-        if (auto error = add(file.string(), options, overrides, filters)) {
-            return where + *error;
+        if (auto error = add(file.string(), entry.options, entry.overrides, entry.filters)) {
+            return "crt-list '" + path + "' line " + std::to_string(entry.line) + ": " + *error;
         }
     }
     return std::nullopt;

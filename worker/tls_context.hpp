@@ -22,6 +22,7 @@
 #include "config/diagnostics.hpp"
 #include "config/model.hpp"
 #include "config/values.hpp"
+#include "worker/crt_list.hpp"
 #include "worker/ticket_keys.hpp"
 
 namespace tierlb::worker {
@@ -35,13 +36,6 @@ struct SslFree {
     void operator()(SSL* ssl) const { SSL_free(ssl); }
 };
 using SslPtr = std::unique_ptr<SSL, SslFree>;
-
-// What crt-list may set per certificate, over the bind line.
-struct CertificateOptions {
-    std::vector<std::string> alpn;
-    std::string ciphers, ciphersuites;
-    std::optional<config::TlsVersion> min_version, max_version;
-};
 
 class BindTls {
 public:
