@@ -17,8 +17,7 @@ namespace {
 using config::StatsLevel;
 using Words = std::vector<std::string>;
 
-constexpr std::string_view permission_denied = "Permission denied\n";
-constexpr std::size_t max_words = 64;  // HAProxy's MAX_CLI_ARGS
+using cli::permission_denied;
 
 struct Context {
     ProcessRuntime& runtime;
@@ -32,14 +31,6 @@ struct Context {
 };
 
 using Handler = std::string (*)(Context&);
-
-struct Command {
-    std::array<std::string_view, 3> keywords;  // the first words; unused ones empty
-    StatsLevel level;
-    std::string_view syntax;  // as listed by help, left of the ':'
-    std::string_view description;
-    Handler handler;
-};
 
 // strtol's reading of the leading digits, saturated: what HAProxy's atoi and strtol see.
 std::int64_t leading_number(std::string_view text, std::size_t* used = nullptr) {
@@ -349,259 +340,30 @@ std::string do_quit(Context& c) {
     return "";
 }
 
-std::string do_help(Context& c);
-
-// help, prompt and quit have no syntax here: they are always listed last, in this order.
-// clang-format off
-constexpr std::array<Command, 18> commands{{
-    {{"help"}, StatsLevel::user, "", "", do_help},
-    {{"prompt"}, StatsLevel::user, "", "", do_prompt},
-    {{"quit"}, StatsLevel::user, "", "", do_quit},
-    {{"show", "info"}, StatsLevel::user, "show info",
-     "report information about the running process", do_show_info},
-    {{"show", "stat"}, StatsLevel::user, "show stat [no-maint|up]*",
-     "report counters for each proxy and server", do_show_stat},
-    {{"show", "servers", "state"}, StatsLevel::user, "show servers state [<backend>]",
-     "dump volatile server information (all or for a single backend)", do_show_servers_state},
-    {{"show", "backend"}, StatsLevel::user, "show backend",
-     "list backends in the current running config", do_show_backend},
-    {{"show", "proc"}, StatsLevel::user, "show proc", "show processes status", do_show_proc},
-    {{"show", "version"}, StatsLevel::user, "show version", "show version of the current process",
-     do_show_version},
-    {{"show", "cli", "level"}, StatsLevel::user, "show cli level",
-     "display the level of the current CLI session", do_show_cli_level},
-    {{"get", "weight"}, StatsLevel::user, "get weight <bk>/<srv>",
-     "report a server's current weight", do_get_weight},
-    {{"disable", "server"}, StatsLevel::admin, "disable server (DEPRECATED)",
-     "disable a server for maintenance (use 'set server' instead)", do_disable_server},
-    {{"enable", "server"}, StatsLevel::admin, "enable server  (DEPRECATED)",
-     "enable a disabled server (use 'set server' instead)", do_enable_server},
-    {{"set", "server"}, StatsLevel::admin, "set server <bk>/<srv> [opts]",
-     "change a server's state or weight", do_set_server},
-    {{"set", "weight"}, StatsLevel::admin, "set weight <bk>/<srv>  (DEPRECATED)",
-     "change a server's weight (use 'set server' instead)", do_set_weight},
-    {{"set", "accept-balance"}, StatsLevel::admin, "set accept-balance <fe>/<row> [opts]",
-     "change a process's weight or state in an eBPF group", do_set_accept_balance},
-    {{"operator"}, StatsLevel::user, "operator",
-     "lower the level of the current CLI session to operator", do_operator},
-    {{"user"}, StatsLevel::user, "user", "lower the level of the current CLI session to user",
-     do_user},
-}};
-// clang-format on
-
-std::size_t keyword_count(const Command& command) {
-    std::size_t n = 0;
-    while (n < command.keywords.size() && !command.keywords[n].empty()) {
-        ++n;
-    }
-    return n;
-}
-
-bool listed(const Command& command) {
-    return !command.syntax.empty();
-}
-
-// How many of the command's first keywords equal the first WORDS, up to LIMIT.
-std::size_t matching_words(const Command& command, const Words& words, std::size_t limit) {
-    std::size_t n = 0;
-    while (n < limit && n < keyword_count(command) && n < words.size() &&
-           command.keywords[n] == words[n]) {
-        ++n;
-    }
-    return n;
-}
-
-const Command* find_command(const Words& words) {
-    for (const auto& command : commands) {
-        const std::size_t n = keyword_count(command);
-        if (matching_words(command, words, n) == n) {
-            return &command;
-        }
-    }
-    return nullptr;
-}
-
-std::string usage_line(const Command& command) {
-    std::string line = "  " + std::string(command.syntax);
-    line.resize(std::max<std::size_t>(line.size(), 42), ' ');
-    return line + ": " + std::string(command.description) + "\n";
-}
-
-// ---- Suggestions for an unknown command ---------------------------------------------------
-//
-// Words are compared by the transitions between the kinds of characters they are made of
-// (each letter, digits, anything else, word start and end), counted in a 32x32 table: two
-// spellings of a word differ in few transitions, two different words in many.
-
-using Fingerprint = std::array<std::uint16_t, 32 * 32>;
-
-unsigned char_class(char c) {
-    if (c >= 'a' && c <= 'z') {
-        return static_cast<unsigned>(c - 'a');
-    }
-    if (c >= 'A' && c <= 'Z') {
-        return static_cast<unsigned>(c - 'A');
-    }
-    return (c >= '0' && c <= '9') ? 26 : 27;
-}
-
-void add_word(Fingerprint& fp, std::string_view word) {
-    unsigned previous = 28;  // start of word
-    for (char c : word) {
-        const unsigned current = char_class(c);
-        ++fp[previous * 32 + current];
-        previous = current;
-    }
-    ++fp[previous * 32 + 29];  // end of word
-}
-
-int distance(const Fingerprint& a, const Fingerprint& b) {
-    int d = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        d += std::abs(static_cast<int>(a[i]) - static_cast<int>(b[i]));
-    }
-    return d;
-}
-
-// The closest commands among those that start with the LENGTH words that matched, as HAProxy
-// picks them: at most 5, none much worse than the best.
-std::vector<const Command*> suggestions(const Words& words, std::size_t length) {
-    struct Match {
-        const Command* command;
-        int distance;
-    };
-    std::vector<Match> matches;
-    for (const auto& command : commands) {
-        if (!listed(command) || matching_words(command, words, length) != length) {
-            continue;
-        }
-        Fingerprint typed{}, known{};
-        std::size_t total_length = 0;
-        for (std::size_t i = length; i < words.size() && i < 5; ++i) {
-            add_word(typed, words[i]);
-            total_length += words[i].size();
-        }
-        for (std::size_t i = length; i < keyword_count(command); ++i) {
-            add_word(known, command.keywords[i]);
-            total_length += command.keywords[i].size();
-        }
-        const int d = distance(typed, known);
-        if (d < static_cast<int>(5 * total_length / 2)) {
-            matches.push_back({&command, d});
-        }
-    }
-    std::stable_sort(matches.begin(), matches.end(),
-                     [](const Match& a, const Match& b) { return a.distance < b.distance; });
-    std::vector<const Command*> out;
-    for (std::size_t i = 0; i < matches.size() && i < 5; ++i) {
-        if (matches[i].distance > 5 * matches[0].distance / 2) {
-            break;
-        }
-        out.push_back(matches[i].command);
-    }
-    return out;
-}
-
-// help's answer, and the answer to an unknown command (IS_HELP false).
-std::string usage(Words words, bool is_help) {
-    if (is_help) {
-        words.erase(words.begin());
-    }
-    std::size_t length = 0;
-    for (const auto& command : commands) {
-        if (listed(command)) {
-            length = std::max(length, matching_words(command, words, 5));
-        }
-    }
-    std::string out;
-    if (is_help) {
-        out = "The following commands are valid at this level:\n";
-    } else if (length == 0 && (words.empty() || words[0].empty())) {
-        out = "Unknown command. Please enter one of the following commands only:\n";
-    } else {
-        out = "Unknown command, but maybe one of the following ones is a better match:\n";
-    }
-    std::vector<const Command*> chosen;
-    if (length < words.size() && !words[length].empty()) {
-        chosen = suggestions(words, length);
-    }
-    if (chosen.empty()) {
-        for (const auto& command : commands) {
-            if (listed(command) && matching_words(command, words, length) == length) {
-                chosen.push_back(&command);
-            }
-        }
-    }
-    std::vector<std::string> lines;
-    for (const Command* command : chosen) {
-        lines.push_back(usage_line(*command));
-    }
-    std::sort(lines.begin(), lines.end());
-    for (const auto& line : lines) {
-        out += line;
-    }
-    out +=
-        "  help [<command>]                        : list matching or all commands\n"
-        "  prompt                                  : toggle interactive mode with prompt\n"
-        "  quit                                    : disconnect\n";
-    return out;
-}
-
 std::string do_help(Context& c) {
-    return usage(c.words, true);
+    return cli::help_text(c.words);
 }
+
+// What runs each command of cli::commands(), indexed by its CommandId.
+// clang-format off
+constexpr std::array<Handler, 18> handlers{
+    do_help, do_prompt, do_quit, do_show_info, do_show_stat, do_show_servers_state,
+    do_show_backend, do_show_proc, do_show_version, do_show_cli_level, do_get_weight,
+    do_disable_server, do_enable_server, do_set_server, do_set_weight, do_set_accept_balance,
+    do_operator, do_user,
+};
+// clang-format on
+static_assert(static_cast<std::size_t>(cli::CommandId::user_level) + 1 == handlers.size());
 
 }  // namespace
 
-std::size_t find_command_end(std::string_view buffer) {
-    for (std::size_t i = 0; i < buffer.size(); ++i) {
-        if (buffer[i] == '\\') {
-            ++i;  // the escaped character, whatever it is, does not end the command
-        } else if (buffer[i] == '\n' || buffer[i] == ';') {
-            return i;
-        }
-    }
-    return std::string_view::npos;
-}
-
-std::vector<std::string> split_words(std::string_view command) {
-    std::vector<std::string> words;
-    std::size_t i = 0;
-    while (words.size() < max_words) {
-        while (i < command.size() && (command[i] == ' ' || command[i] == '\t')) {
-            ++i;
-        }
-        if (i >= command.size()) {
-            break;
-        }
-        std::string word;
-        for (; i < command.size() && command[i] != ' ' && command[i] != '\t'; ++i) {
-            if (command[i] == '\\' && i + 1 < command.size()) {
-                ++i;  // "\x" is "x", "\\" is "\", "\ " a space inside the word
-            } else if (command[i] == '\\') {
-                continue;  // a lone backslash at the end is dropped
-            }
-            word.push_back(command[i]);
-        }
-        words.push_back(std::move(word));
-    }
-    return words;
-}
-
 std::string run_command(ProcessRuntime& runtime, StatsSession& session, std::string_view command) {
-    if (!command.empty() && command.back() == '\r') {
-        command.remove_suffix(1);
+    const cli::ParsedCommand parsed = cli::parse_command(command, session.level);
+    if (!parsed.permitted) {
+        return parsed.answer;
     }
-    const Words words = split_words(command);
-    const Command* found = find_command(words);
-    if (found == nullptr) {
-        return usage(words, false);
-    }
-    if (session.level < found->level) {
-        return std::string(permission_denied);
-    }
-    Context context{runtime, session, words};
-    return found->handler(context);
+    Context context{runtime, session, parsed.words};
+    return handlers[static_cast<std::size_t>(parsed.command->id)](context);
 }
 
 std::string_view end_of_answer(const StatsSession& session) {

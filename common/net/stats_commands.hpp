@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cli/command_line.hpp"
 #include "common/net/runtime.hpp"
 #include "common/net/stats_csv.hpp"
 #include "common/net/stats_info.hpp"
@@ -33,12 +34,9 @@ struct StatsSession {
     CheckLookup checks;   // health-check columns, when the process runs checks
 };
 
-// The end of the first command in BUFFER: the index of the first '\n' or ';' that no backslash
-// escapes, or npos when the command is not complete yet.
-std::size_t find_command_end(std::string_view buffer);
-
-// The words of one command, unescaped.
-std::vector<std::string> split_words(std::string_view command);
+// The command line itself (framing, words, lookup, help) is common/cli/command_line.hpp.
+using cli::find_command_end;
+using cli::split_words;
 
 // Runs one command (without its delimiter; a trailing '\r' is ignored) and returns its answer,
 // without the end-of-answer that follows it.
