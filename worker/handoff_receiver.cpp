@@ -258,12 +258,16 @@ void open_control_connection(net::Executor executor, int fd, net::ProcessState& 
                              net::ListenerRuntime& listener, const net::AllowedPeers& allowed,
                              ControlConnections& registry, StartSession start_session) {
     if (auto why = net::untrusted_peer(fd, allowed)) {
-        log::warning(
-            "{}: control connection refused: {}, not this process's user nor the bind's user "
-            "or group",
-            listener.name, *why);
-        net::add(listener.stats.request_errors);
-        net::add(listener.frontend->stats.request_errors);
+        // Refused for who connected, before a byte is read: HAProxy's "tcp-request connection
+        // reject", counted in dcon. Any local process can do it in a loop: one line per 10 s.
+        net::add(listener.stats.denied_connections);
+        net::add(listener.frontend->stats.denied_connections);
+        if (const auto unlogged = listener.refusals.allow(log::Throttle::Clock::now())) {
+            log::warning(
+                "{}: control connection refused: {}, not this process's user nor the bind's "
+                "user or group{}",
+                listener.name, *why, log::unlogged_note(*unlogged));
+        }
         ::close(fd);
         return;
     }

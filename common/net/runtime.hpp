@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/log/log_sink.hpp"
+#include "common/log/throttle.hpp"
 #include "common/net/backend.hpp"
 #include "common/net/counters.hpp"
 #include "common/net/limits.hpp"
@@ -37,7 +38,10 @@ struct ProcessState {
 struct FrontendCounters {
     TrafficCounters traffic;
     Counter request_errors{0};  // ereq: bad PROXY headers
-    Counter denied{0};          // dreq: peers refused for their credentials
+    Counter denied{0};          // dreq: requests denied (no content rules here: 0)
+    // dcon: connections refused at accept for their peer's credentials (SO_PEERCRED), HAProxy's
+    // "denied by tcp-request connection rules": a PROXY header's or a hand-off's sender.
+    Counter denied_connections{0};
     Counter tls_handshakes{0};  // completed, resumed ones included
     Counter tls_resumed{0};
     Counter tls_failed_handshakes{0};  // ssl_failed_handshake
@@ -63,6 +67,9 @@ struct ListenerRuntime {
     // accept-proxy on a unix socket: who may send a PROXY header (anyone else could forge
     // the client addresses). Unset on TCP binds, whose peers are the clients themselves.
     std::optional<AllowedPeers> trusted_peers;
+    // Those refusals, logged one line per 10 s with the count of the others: a local process
+    // may connect in a loop.
+    log::Throttle refusals{std::chrono::seconds(10)};
     std::unique_ptr<Listener> listener;
     // accept-balance leastconn: the eBPF group's slot of this process, or why the listener
     // runs on plain SO_REUSEPORT instead (show info).

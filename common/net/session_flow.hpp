@@ -146,8 +146,9 @@ bool give_to_worker(TunnelType& tunnel, HandoffTarget& target, const SocketAddre
 
 // accept-proxy on a unix socket: a PROXY header only from a peer the bind trusts, since any
 // local process can connect to an abstract name and would otherwise choose the client address
-// that the logs, `balance source` and the servers believe. Anyone else is refused: closed,
-// counted in dreq and logged with its pid and uid.
+// that the logs, `balance source` and the servers believe. Anyone else is refused before a
+// byte is read (HAProxy's "tcp-request connection reject"): closed, counted in dcon, and
+// logged with its pid and uid, one line per 10 s with the count of the others.
 inline bool trusts_peer(ListenerRuntime& listener, int fd, SessionRecord& record) {
     if (!listener.trusted_peers) {
         return true;
@@ -156,10 +157,12 @@ inline bool trusts_peer(ListenerRuntime& listener, int fd, SessionRecord& record
     if (!why) {
         return true;
     }
-    add(listener.frontend->stats.denied);
-    add(listener.stats.denied);
-    log::warning("{}: connection refused: {}, not allowed to send a PROXY header here",
-                 listener.name, *why);
+    add(listener.frontend->stats.denied_connections);
+    add(listener.stats.denied_connections);
+    if (const auto unlogged = listener.refusals.allow(log::Throttle::Clock::now())) {
+        log::warning("{}: connection refused: {}, not allowed to send a PROXY header here{}",
+                     listener.name, *why, log::unlogged_note(*unlogged));
+    }
     record.fail_connection("Connection refused: peer not allowed to send a PROXY header", *why);
     return false;
 }

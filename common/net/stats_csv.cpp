@@ -212,6 +212,7 @@ void frontend_line(std::vector<StatLine>& out, const ProcessRuntime& runtime,
     line.set(col::slim, frontend_maxconn(runtime, proxy));
     line.set(col::dreq, get(frontend.stats.denied));
     line.set(col::ereq, get(frontend.stats.request_errors));
+    line.set(col::dcon, get(frontend.stats.denied_connections));
     line.set(col::status, frontend_status(runtime, frontend));
     line.set(col::conn_tot, get(frontend.stats.traffic.connections));
     line.set(col::ssl_sess, get(frontend.stats.tls_handshakes));

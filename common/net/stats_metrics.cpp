@@ -65,7 +65,7 @@ struct LineMetric {
 };
 
 // clang-format off
-constexpr std::array<LineMetric, 26> line_metrics{{
+constexpr std::array<LineMetric, 27> line_metrics{{
     {"current_queue", Type::gauge, "qcur", backend | server, "Connections waiting in the queue now."},
     {"max_queue", Type::gauge, "qmax", backend | server, "Most connections waiting in the queue at once since the process started."},
     {"current_sessions", Type::gauge, "scur", frontend | backend | server, "Sessions open now."},
@@ -75,7 +75,8 @@ constexpr std::array<LineMetric, 26> line_metrics{{
     {"connections_total", Type::counter, "conn_tot", frontend, "Connections accepted since the process started, sessions or not."},
     {"bytes_in_total", Type::counter, "bin", frontend | backend | server, "Bytes received from clients since the process started."},
     {"bytes_out_total", Type::counter, "bout", frontend | backend | server, "Bytes sent to clients since the process started."},
-    {"requests_denied_total", Type::counter, "dreq", frontend, "Connections denied since the process started."},
+    {"requests_denied_total", Type::counter, "dreq", frontend, "Requests denied since the process started."},
+    {"denied_connections_total", Type::counter, "dcon", frontend, "Connections refused for their peer's credentials (SO_PEERCRED) since the process started."},
     {"request_errors_total", Type::counter, "ereq", frontend, "Bad requests (invalid PROXY headers) since the process started."},
     {"ssl_handshakes_total", Type::counter, "ssl_sess", frontend, "TLS handshakes completed since the process started, resumptions included."},
     {"ssl_reused_sessions_total", Type::counter, "ssl_reused_sess", frontend, "TLS sessions resumed since the process started."},

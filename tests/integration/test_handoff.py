@@ -5,6 +5,7 @@ the worker whichever way the socket came, and no foreign process able to hand an
 
 import os
 import random
+import re
 import signal
 import socket
 import ssl
@@ -288,18 +289,20 @@ class Reload(unittest.TestCase):
 INTRUDER = r"""
 import socket, struct, sys
 name = sys.argv[1]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.connect(b"\0" + name.encode().ljust(107, b"\0"))
-victim = socket.socket()
-# A well-formed hand-off message (version 1, type 1) carrying a socket.
-body = struct.pack("<QIQ", 1, 0, 0) + bytes(19) + bytes(19)
-message = bytes([1, 1, len(body) & 0xff, len(body) >> 8]) + body
-try:
-    s.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", victim.fileno()))])
-    s.settimeout(5)
-    print("answer", s.recv(64))
-except OSError as e:
-    print("refused", e)
+for attempt in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(b"\0" + name.encode().ljust(107, b"\0"))
+    victim = socket.socket()
+    # A well-formed hand-off message (version 1, type 1) carrying a socket.
+    body = struct.pack("<QIQ", 1, 0, 0) + bytes(19) + bytes(19)
+    message = bytes([1, 1, len(body) & 0xff, len(body) >> 8]) + body
+    try:
+        s.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", victim.fileno()))])
+        s.settimeout(5)
+        print("answer", s.recv(64))
+    except OSError as e:
+        print("refused", e)
+    s.close()
 """
 
 
@@ -307,21 +310,29 @@ class Security(unittest.TestCase):
     @unittest.skipUnless(os.geteuid() == 0, "needs root to run the intruder as another user")
     def test_a_foreign_user_cannot_hand_anything(self):
         """A process of another uid (nobody) connects to the worker's abns@ name and sends a
-        well-formed hand-off: refused (SO_PEERCRED), logged, nothing served."""
+        well-formed hand-off, again and again: each refused (SO_PEERCRED) and counted in dcon,
+        as HAProxy counts a `tcp-request connection reject` (not in ereq: nothing was read),
+        logged once for the burst (one line per 10 s), nothing served."""
         with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
             config, _, names = handoff_two_tier(backend.port, tmp, workers=1,
                                                 worker_stats=True)
             with Tierlb(config) as lb:
                 mark = lb.log.count()
+                attempts = 12
                 result = subprocess.run(
                     ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                     sys.executable, "-c", INTRUDER, names[0]],
-                    capture_output=True, text=True, timeout=20)
+                     sys.executable, "-c", INTRUDER, names[0], str(attempts)],
+                    capture_output=True, text=True, timeout=60)
                 self.assertNotIn("answer b'", result.stdout + result.stderr)
-                lb.log.wait_for(r"worker/abns@%s: control connection refused: pid \d+ runs "
-                                r"as uid 65534 gid 65534" % names[0], start=mark)
-                self.assertEqual(int(worker_frontend(tmp, 2)["stot"]), 0)
-                self.assertEqual(int(worker_frontend(tmp, 2)["ereq"]), 1)
+                refused = r"worker/abns@%s: control connection refused: pid \d+ runs as uid " \
+                          r"65534 gid 65534" % names[0]
+                lb.log.wait_for(refused, start=mark)
+                wait_until(lambda: int(worker_frontend(tmp, 2)["dcon"]) == attempts,
+                           message="every attempt counted in dcon")
+                row = worker_frontend(tmp, 2)
+                self.assertEqual((row["stot"], row["ereq"], row["dreq"]), ("0", "0", "0"))
+                self.assertEqual(len([l for l in lb.log.lines[mark:] if re.search(refused, l)]),
+                                 1)
                 # The dispatcher's own control connection still works.
                 self.assertEqual(echo_once(lb.port("dispatcher")), b"ping")
 

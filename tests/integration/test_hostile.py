@@ -494,14 +494,15 @@ def as_nobody(script, *args, **kwargs):
 class Trust(unittest.TestCase):
     """An abstract name has no file permissions: any local process can connect to a worker's
     abns@ socket. Only this process's user, root and the bind's `user`/`uid`,
-    `group`/`gid` may send it a PROXY header; anyone else is refused, counted in dreq and
-    logged with its pid and uid."""
+    `group`/`gid` may send it a PROXY header; anyone else is refused, counted in dcon (a
+    refusal at accept, as HAProxy's `tcp-request connection reject`) and logged with its pid
+    and uid."""
 
     def test_a_forged_proxy_header_from_another_user_is_refused(self):
         with EchoBackend() as backend:
             lb, tmp, names = layout(self, backend.port)
             port = lb.port("dispatcher")
-            dreq = frontend(tmp, 3, "worker", "dreq")
+            dcon = frontend(tmp, 3, "worker", "dcon")
             with WellBehaved(self, lambda: connect(port)) as client:
                 intruder = as_nobody(INTRUDER, names[1])
             client.check()
@@ -512,7 +513,8 @@ class Trust(unittest.TestCase):
             lb.log.wait_for(r"^unix:\d+ \[[^]]+\] worker/w3: Connection refused: peer not "
                             r"allowed to send a PROXY header \(pid %d runs as uid 65534 gid "
                             r"65534\)$" % pid, timeout=5)
-            self.assertEqual(frontend(tmp, 3, "worker", "dreq"), dreq + 1)
+            self.assertEqual(frontend(tmp, 3, "worker", "dcon"), dcon + 1)
+            self.assertEqual(frontend(tmp, 3, "worker", "dreq"), 0)
             # Nothing reached the backend under the forged address.
             self.assertEqual(lb.log.find_all(r"203\.0\.113\.66"), [])
 
