@@ -63,6 +63,9 @@ struct CheckOutcome {
     std::chrono::milliseconds duration{0};
     std::string info;  // e.g. "Connection refused"; may be empty
     int code = 0;      // only for has_code(status)
+    // The check could not even start here: this process is out of descriptors (or memory).
+    // It says nothing about the server, whose state stays as it is (see CheckState::record).
+    bool local_error = false;
 };
 
 }  // namespace tierlb::health

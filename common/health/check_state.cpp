@@ -54,7 +54,8 @@ CheckEvent CheckState::record(CheckOutcome outcome, Clock::time_point now) {
     CheckEvent event;
     event.rise = params_.rise;
     event.fall = params_.fall;
-    if (maintenance_ || result_of(outcome.status) == CheckResult::unknown) {
+    if (maintenance_ || result_of(outcome.status) == CheckResult::unknown ||
+        outcome.local_error) {
         event.health = health_;
         event.outcome = std::move(outcome);
         return event;

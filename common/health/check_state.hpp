@@ -66,7 +66,10 @@ public:
 
     // Applies one finished check. The status must not be ini. An outcome that arrives during
     // maintenance (a check already running when maint was set) is dropped: the returned event
-    // has report == false and no transition, and nothing changes.
+    // has report == false and no transition, and nothing changes. So is a local error (the
+    // check found no descriptor to run with): HAProxy would count it as a failed check
+    // (SOCKERR) and relies on reserving descriptors for its checks; a process that runs out
+    // anyway must not mark healthy servers DOWN for its own shortage.
     CheckEvent record(CheckOutcome outcome, Clock::time_point now);
 
     // A failure known for certain (the master saw the server's process die): the health drops

@@ -137,6 +137,9 @@ Task<void> HealthChecker::run(std::size_t server, Clock::duration first_delay) {
             if (!*alive) {
                 co_return;
             }
+            if (outcome.local_error) {
+                log_local_error(server, outcome);
+            }
             apply(server, servers_[server].state->record(std::move(outcome), Clock::now()));
         }
         wait = servers_[server].state->next_interval();
@@ -158,6 +161,12 @@ Task<CheckOutcome> HealthChecker::check_once(std::size_t server) {
     const auto started = Clock::now();
     PlainEnd end;
     const ConnectOutcome c = co_await connect_once(conf.address, connect_limit, end);
+    if (!c.connected && c.out_of_resources) {
+        // No socket for the check: the process's shortage, not the server's.
+        CheckOutcome local{CheckStatus::sockerr, since(started), c.error};
+        local.local_error = true;
+        co_return local;
+    }
     if (!c.connected) {
         co_return CheckOutcome{c.timed_out ? CheckStatus::l4tout : CheckStatus::l4con,
                                since(started), c.timed_out ? std::string() : c.error};
@@ -198,6 +207,19 @@ Task<CheckOutcome> HealthChecker::tls_step(std::size_t server, int fd, PollWatch
         if (left <= Clock::duration::zero() || !co_await wait_ready(watch, what, left)) {
             co_return CheckOutcome{CheckStatus::l6tout, since(started), {}};
         }
+    }
+}
+
+// A check that could not run for want of a descriptor: said on stderr (one line per 10 s for
+// the backend, with the count of the others), as HAProxy's "reached process FD limit" is, and
+// the server's state kept.
+void HealthChecker::log_local_error(std::size_t server, const CheckOutcome& outcome) {
+    if (const auto unlogged = local_errors_.allow(log::Throttle::Clock::now())) {
+        log::warning(
+            "Health check for server {}/{} not run: {} (this process is out of descriptors; "
+            "check 'ulimit -n' and maxconn); the server's state is kept{}",
+            backend_.name(), backend_.server(server).config->name, outcome.info,
+            log::unlogged_note(*unlogged));
     }
 }
 

@@ -22,6 +22,7 @@
 
 #include "common/health/check_state.hpp"
 #include "common/log/log_sink.hpp"
+#include "common/log/throttle.hpp"
 #include "common/net/asio.hpp"
 #include "common/net/backend.hpp"
 #include "common/net/poller.hpp"
@@ -78,12 +79,14 @@ private:
     Task<health::CheckOutcome> tls_step(std::size_t server, int fd, PollWatch& watch,
                                         Clock::time_point deadline, Clock::time_point started);
     void apply(std::size_t server, const health::CheckEvent& event);
+    void log_local_error(std::size_t server, const health::CheckOutcome& outcome);
     void log_lines(std::size_t server, const health::CheckEvent& event);
     bool follow_admin_state(std::size_t server);
 
     Executor executor_;
     BackendRuntime& backend_;
     log::LogSinks logs_;
+    log::Throttle local_errors_{std::chrono::seconds(10)};
     std::vector<Server> servers_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

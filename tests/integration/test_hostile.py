@@ -12,6 +12,7 @@ What test_tls.HostileInput and test_dispatcher already cover (a silent or half T
 PROXY header cut short or over 4096 bytes, a bad header on the dispatcher) is not repeated."""
 
 import os
+import re
 import resource
 import shutil
 import socket
@@ -24,7 +25,8 @@ import unittest
 from harness import EchoBackend, Tierlb, connect, echo_once, show_stat, unique, wait_until
 from hostile_support import (Flood, HostileBackend, WellBehaved, bytewise, cpu_share,
                              tierlb_pids, trickle, vanish)
-from test_tls import client_hello, frontend_row, started, tls_two_tier, worker_counter
+from test_tls import (client_hello, frontend_row, sock_path, started, tls_two_tier,
+                      worker_counter)
 from tls_certs import self_signed
 from tls_support import V2_SIGNATURE, abns_connect, tls_connect, wait_closed
 
@@ -252,6 +254,46 @@ class Descriptors(unittest.TestCase):
                 flood.close()
                 resource.prlimit(dispatcher, resource.RLIMIT_NOFILE, limits)
             client.check()
+            self.assertEqual(echo_once(port), b"ping")
+
+    def test_checks_without_a_descriptor_leave_the_workers_up(self):
+        """The dispatcher, out of descriptors, cannot open a socket for its health checks.
+        That says nothing of the workers: their state is kept (HAProxy counts a SOCKERR
+        failure and, after `fall` of them, marks the server DOWN, though the server is fine),
+        and the skipped checks are logged, one line per 10 s for the backend."""
+        with EchoBackend() as backend:
+            lb, tmp, _ = layout(self, backend.port, server_options="check inter 50ms fall 2")
+            port = lb.port("dispatcher")
+            dispatcher = lb.pid_of(1)
+            limits = resource.prlimit(dispatcher, resource.RLIMIT_NOFILE)
+            self.addCleanup(resource.prlimit, dispatcher, resource.RLIMIT_NOFILE, limits)
+            mark = lb.log.count()
+            held = descriptors(dispatcher)
+            resource.prlimit(dispatcher, resource.RLIMIT_NOFILE, (held + 10, limits[1]))
+            flood = Flood(port, 16)  # more than the descriptors left: none for the checks
+            self.addCleanup(flood.close)
+            skipped = r"Health check for server dispatcher/w\d not run: Too many open files"
+            lb.log.wait_for(skipped, timeout=5, start=mark)
+            flood.run(1.0)  # 20 intervals: 10 times `fall`
+            episode = lb.log.lines[mark:]
+            self.assertEqual([l for l in episode if " is DOWN" in l or
+                              ("Health check" in l and "failed" in l)], [])
+            self.assertEqual(len([l for l in episode if re.search(skipped, l)]), 1, episode)
+            flood.close()
+            resource.prlimit(dispatcher, resource.RLIMIT_NOFILE, limits)
+            rows = {}
+
+            def stats_answer():
+                try:
+                    rows.update({r["svname"]: r for r in show_stat(sock_path(tmp, 1))
+                                 if r["pxname"] == "dispatcher"})
+                    return True
+                except OSError:
+                    return False
+            wait_until(stats_answer, timeout=5, message="the stats socket answers again")
+            for worker in ("w2", "w3"):
+                self.assertEqual((rows[worker]["status"], rows[worker]["chkfail"],
+                                  rows[worker]["chkdown"]), ("UP", "0", "0"), worker)
             self.assertEqual(echo_once(port), b"ping")
 
 

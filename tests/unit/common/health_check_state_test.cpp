@@ -387,3 +387,27 @@ TEST_CASE("force_down: DOWN at once, then rise checks bring it back", "[health]"
     CHECK(back.transition == Transition::went_up);
     CHECK(state.up());
 }
+
+TEST_CASE("a check that could not run here (no descriptor) leaves the server as it was",
+          "[health]") {
+    CheckState s(params_2_3(), t0);
+    s.record(outcome(CheckStatus::l4ok), at(1s));
+    REQUIRE(s.health() == 4);
+    CheckOutcome local = outcome(CheckStatus::sockerr, "Too many open files");
+    local.local_error = true;
+    // More than fall of them in a row: still UP, fully, with its last status and no chkfail.
+    for (int i = 0; i < 5; ++i) {
+        const CheckEvent e = s.record(local, at(std::chrono::seconds(2 + i)));
+        CHECK(e.transition == Transition::none);
+        CHECK_FALSE(e.report);
+    }
+    CHECK(s.up());
+    CHECK(s.health() == 4);
+    CHECK(s.failed_checks() == 0);
+    CHECK(s.last_status() == CheckStatus::l4ok);
+    CHECK(s.next_interval() == 2000ms);
+    // The same outcome without the flag is a failure, as before.
+    local.local_error = false;
+    CHECK(s.record(local, at(10s)).report);
+    CHECK(s.health() == 3);
+}
