@@ -18,6 +18,7 @@
 #include "common/net/stats_http_server.hpp"
 #include "common/net/stats_server.hpp"
 #include "dispatcher/session.hpp"
+#include "master/fd_budget.hpp"
 #include "master/listeners.hpp"
 #include "master/master_cli.hpp"
 #include "master/privileges.hpp"
@@ -28,12 +29,14 @@ namespace tierlb::master {
 
 using namespace std::chrono_literals;
 
-std::uint32_t prepare_fd_limit(const config::Configuration& config) {
+std::uint32_t prepare_fd_limit(const config::Configuration& config, int process) {
     rlimit limit{};
     ::getrlimit(RLIMIT_NOFILE, &limit);
-    // What maxconn needs: two descriptors per connection (client and server), and some room.
+    // What maxconn needs: two descriptors per connection (client and server), and those the
+    // process needs anyway (master/fd_budget.hpp).
+    const FdReserve reserve = fd_reserve(config, process);
     const std::uint64_t needed =
-        config.global.maxconn ? std::uint64_t{*config.global.maxconn} * 2 + 100 : 0;
+        config.global.maxconn ? std::uint64_t{*config.global.maxconn} * 2 + reserve.total() : 0;
     int raise_error = 0;
     if (needed > limit.rlim_max) {
         // Root may raise the hard limit too (up to fs.nr_open), as HAProxy does.
@@ -49,7 +52,7 @@ std::uint32_t prepare_fd_limit(const config::Configuration& config) {
         ::getrlimit(RLIMIT_NOFILE, &limit);
     }
     const auto files = static_cast<std::uint64_t>(limit.rlim_cur);
-    const std::uint64_t allowed = files > 200 ? (files - 100) / 2 : 50;
+    const std::uint64_t allowed = automatic_maxconn(files, reserve);
     if (config.global.maxconn) {
         if (*config.global.maxconn > allowed) {
             log::warning(
@@ -63,7 +66,7 @@ std::uint32_t prepare_fd_limit(const config::Configuration& config) {
         }
         return *config.global.maxconn;
     }
-    return static_cast<std::uint32_t>(std::min<std::uint64_t>(allowed, 1'000'000));
+    return static_cast<std::uint32_t>(allowed);
 }
 
 struct ProcessHost::Stats {
@@ -94,7 +97,7 @@ ProcessHost::~ProcessHost() {
 void ProcessHost::build_runtime() {
     const int number = runtime_.state.number;
     const config::Configuration& config = *config_;
-    runtime_.state.connections.set_limit(prepare_fd_limit(config));
+    runtime_.state.connections.set_limit(prepare_fd_limit(config, number));
     std::vector<std::shared_ptr<log::LogSink>> global_sinks;
     for (const auto& target : config.global.logs) {
         global_sinks.push_back(std::make_shared<log::LogSink>(target));

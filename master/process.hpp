@@ -98,6 +98,6 @@ sigset_t process_signals();
 
 // Raises the soft limit on open files to the hard one, and returns the global maxconn to use:
 // the configured one, else what the limit allows (two descriptors per connection).
-std::uint32_t prepare_fd_limit(const config::Configuration& config);
+std::uint32_t prepare_fd_limit(const config::Configuration& config, int process = 0);
 
 }  // namespace tierlb::master

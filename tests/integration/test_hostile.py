@@ -22,7 +22,8 @@ import tempfile
 import time
 import unittest
 
-from harness import EchoBackend, Tierlb, connect, echo_once, show_stat, unique, wait_until
+from harness import (EchoBackend, Tierlb, connect, echo_once, show_stat, stats_command, unique,
+                     wait_until)
 from hostile_support import (Flood, HostileBackend, WellBehaved, bytewise, cpu_share,
                              tierlb_pids, trickle, vanish)
 from test_tls import (client_hello, frontend_row, sock_path, started, tls_two_tier,
@@ -295,6 +296,43 @@ class Descriptors(unittest.TestCase):
                 self.assertEqual((rows[worker]["status"], rows[worker]["chkfail"],
                                   rows[worker]["chkdown"]), ("UP", "0", "0"), worker)
             self.assertEqual(echo_once(port), b"ping")
+
+
+class AutomaticMaxconn(unittest.TestCase):
+    """Without a global maxconn, a low open-file limit (`ulimit -n 100`) gives the maxconn
+    HAProxy would derive: the descriptors the process needs anyway (its listener, one per
+    checked server, its stats socket, its thread's, a few of its own: 21 here) set aside, two
+    per connection for the rest: 39 (the rule used to be a fixed 50 under 200 descriptors).
+    That many clients are then served at once without the process running out."""
+
+    def test_maxconn_follows_a_low_descriptor_limit(self):
+        with EchoBackend() as backend:
+            tmp = tempfile.mkdtemp()
+            self.addCleanup(shutil.rmtree, tmp, True)
+            stats = os.path.join(tmp, "p1.sock")
+            config = "\n".join([
+                "global", "    log stderr format raw local0 info",
+                "    stats socket %s process 1 level admin" % stats,
+                "defaults", "    mode tcp", "    timeout connect 2s",
+                "    timeout client 30s", "    timeout server 30s",
+                "listen lb", "    bind 127.0.0.1:0 process 1",
+                "    server a 127.0.0.1:%d check inter 100ms" % backend.port,
+                "    server b 127.0.0.1:%d check inter 100ms" % backend.port, ""])
+            lb = Tierlb(config, prefix=["prlimit", "--nofile=100:100", "--"])
+            self.addCleanup(lb.stop)
+            lb.start()
+            info = dict(l.split(": ", 1) for l in stats_command(stats, "show info").splitlines()
+                        if ": " in l)
+            self.assertEqual(info["Maxconn"], "39")
+            port = lb.port("lb")
+            clients = [connect(port) for _ in range(39)]
+            self.addCleanup(lambda: [c.close() for c in clients])
+            for c in clients:
+                c.sendall(b"ping")
+            for c in clients:
+                self.assertEqual(c.recv(4), b"ping")
+            self.assertEqual(lb.log.find_all(r"Too many open files"), [])
+            self.assertEqual(lb.log.find_all(r"is DOWN"), [])
 
 
 # --- 4. bad PROXY headers and TLS garbage --------------------------------------------------
