@@ -248,6 +248,9 @@ void HandoffChannel::on_closed_report(const handoff::Closed& closed) {
             frontend.logs.send(log::Severity::info, log::format_tcplog(f));
         }
     }
+    // Handed off as accepted: no queue, no connect of the dispatcher's own.
+    backend_.count_end(server_, {closed.termination[0], closed.termination[1], 0, 0,
+                                 closed.duration_ms});
     backend_.release(server_);
     backend_.traffic().closed();
 }

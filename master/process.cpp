@@ -21,6 +21,7 @@
 #include "master/fd_budget.hpp"
 #include "master/listeners.hpp"
 #include "master/master_cli.hpp"
+#include "master/nohop_pinned.hpp"
 #include "master/privileges.hpp"
 #include "worker/tls_session.hpp"
 #include "worker/tls_takeover.hpp"

@@ -92,8 +92,9 @@ struct TlsTier {
             co_return false;
         }
         net::add(frontend.stats.tls_handshakes);
-        record.tls_established();
-        if (SSL_session_reused(ssl) == 1) {
+        const bool resumed = SSL_session_reused(ssl) == 1;
+        record.tls_established(resumed);
+        if (resumed) {
             net::add(frontend.stats.tls_resumed);
         }
         co_return true;

@@ -184,6 +184,25 @@ bool BackendRuntime::take_server(std::size_t server) {
     return true;
 }
 
+// HAProxy counts an abort when one side broke the data transfer off or let it time out
+// (termination "CD", "cD", "SD", "sD"), and averages the times of sessions that got connected.
+void BackendRuntime::count_end(std::size_t server, const SessionEnd& end) {
+    ServerStats& stats = servers_[server]->stats;
+    if (end.phase == 'D' && (end.who == 'C' || end.who == 'c')) {
+        add(stats.client_aborts);
+        add(client_aborts_);
+    } else if (end.phase == 'D' && (end.who == 'S' || end.who == 's')) {
+        add(stats.server_aborts);
+        add(server_aborts_);
+    }
+    if (end.connect_ms < 0) {
+        return;
+    }
+    const auto ms = [](std::int64_t v) { return static_cast<std::uint64_t>(v < 0 ? 0 : v); };
+    stats.times.add(ms(end.queue_ms), ms(end.connect_ms), ms(end.total_ms));
+    times_.add(ms(end.queue_ms), ms(end.connect_ms), ms(end.total_ms));
+}
+
 void BackendRuntime::release(std::size_t server) {
     std::lock_guard lock(mutex_);
     balancer_->release(server);

@@ -26,6 +26,18 @@ struct ServerStats {
     Counter redispatches{0};     // wredis
     Counter selected{0};         // lbtot
     Counter last_session{0};     // seconds since the epoch of the last connection
+    Counter client_aborts{0};    // cli_abrt: transfers the client broke off
+    Counter server_aborts{0};    // srv_abrt: transfers the server broke off
+    SessionTimes times;          // qtime, ctime, ttime and their _max
+};
+
+// How a session that reached a server ended, for its server's and backend's figures.
+struct SessionEnd {
+    char who = '-';    // termination[0]: C client, S server, ...
+    char phase = '-';  // termination[1]: D data transfer, ...
+    std::int64_t queue_ms = 0;
+    std::int64_t connect_ms = -1;  // -1: never connected (no time recorded, as in HAProxy)
+    std::int64_t total_ms = 0;
 };
 
 struct ServerRuntime {
@@ -79,6 +91,9 @@ public:
     // A connection counted on SERVER ended; hands the slot to the oldest waiter if any.
     void release(std::size_t server);
 
+    // The figures of a session SERVER served: aborted transfers, and its times.
+    void count_end(std::size_t server, const SessionEnd& end);
+
     // Operational and administrative changes (health checks, stats socket).
     void set_up(std::size_t server, bool up);
     void set_admin(std::size_t server, balance::AdminState admin);
@@ -110,6 +125,9 @@ public:
     const Counter& retries() const { return retries_; }
     const Counter& redispatches() const { return redispatches_; }
     const Counter& selected() const { return selected_; }
+    const Counter& client_aborts() const { return client_aborts_; }
+    const Counter& server_aborts() const { return server_aborts_; }
+    const SessionTimes& times() const { return times_; }
 
 private:
     struct Waiter;
@@ -130,6 +148,9 @@ private:
     Counter retries_{0};
     Counter redispatches_{0};
     Counter selected_{0};
+    Counter client_aborts_{0};
+    Counter server_aborts_{0};
+    SessionTimes times_;
 };
 
 }  // namespace tierlb::net

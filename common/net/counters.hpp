@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "common/net/rates.hpp"
+
 namespace tierlb::net {
 
 using Counter = std::atomic<std::uint64_t>;
@@ -31,15 +33,21 @@ struct TrafficCounters {
     Counter connections{0};  // accepted connections, sessions or not ("conn_tot")
     Counter bytes_in{0};     // from clients towards servers ("bin")
     Counter bytes_out{0};    // from servers towards clients ("bout")
+    EventRate session_rate;     // "rate", "rate_max"
+    EventRate connection_rate;  // "conn_rate", "conn_rate_max"
 
     // A connection came in: it counts in current and max from here, as in HAProxy.
     void entered() {
         const auto now = current.fetch_add(1, std::memory_order_relaxed) + 1;
         raise_max(max, now);
         add(connections);
+        connection_rate.add();
     }
     // It became a session: its PROXY header and TLS handshake, if any, went through.
-    void began() { add(total); }
+    void began() {
+        add(total);
+        session_rate.add();
+    }
     void opened() {
         entered();
         began();

@@ -30,6 +30,11 @@ struct ProcessState {
     std::atomic<bool> stopping{false};  // soft stop under way
     Counter tls_current{0};             // connections with a TLS session established now
     Counter tls_total{0};
+    // show info's ConnRate, SessRate, SslRate and SslFrontendKeyRate (full handshakes).
+    EventRate connection_rate;
+    EventRate session_rate;
+    EventRate tls_rate;
+    EventRate tls_key_rate;
     Clock::time_point started = Clock::now();
     std::chrono::system_clock::time_point started_wall = std::chrono::system_clock::now();
     log::LogSinks global_logs;

@@ -58,12 +58,14 @@ SessionRecord::SessionRecord(ProcessState& process, ListenerRuntime& listener, C
     holds_slot_ = true;
     slot.disown();
     add(process.total_connections);
+    process.connection_rate.add();
     raise_max(process.max_connections, process.connections.count());
     listener.stats.traffic.entered();
     listener.frontend->stats.traffic.entered();
 }
 
 void SessionRecord::begin_session() {
+    process_->session_rate.add();
     listener_->stats.traffic.began();
     listener_->frontend->stats.traffic.began();
 }
@@ -239,6 +241,8 @@ void SessionRecord::settle(const TunnelResult& result, bool log_session) {
         frontend.logs.send(log::Severity::info, log::format_tcplog(f));
     }
     if (server_ != no_index) {
+        backend_->count_end(server_, {result.termination[0], result.termination[1], wait_ms_,
+                                      connect_ms_, to_ms(Clock::now() - accepted_)});
         backend_->release(server_);
     }
     if (backend_ != nullptr) {

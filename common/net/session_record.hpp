@@ -59,10 +59,15 @@ public:
     void begin_session();
     void set_tls(bool tls) { tls_ = tls; }
     // The TLS handshake completed: counted in the process's TLS connections until the end.
-    void tls_established() {
+    // A full one (not RESUMED) computed keys: SslFrontendKeyRate.
+    void tls_established(bool resumed) {
         tls_counted_ = true;
         add(process_->tls_total);
         add(process_->tls_current);
+        process_->tls_rate.add();
+        if (!resumed) {
+            process_->tls_key_rate.add();
+        }
     }
 
     // The server the connection is counted on (released at the end).

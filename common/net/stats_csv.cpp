@@ -162,6 +162,24 @@ void set_traffic(Line& line, const TrafficCounters& t) {
     line.set(col::stot, get(t.total));
     line.set(col::bin, get(t.bytes_in));
     line.set(col::bout, get(t.bytes_out));
+    line.set(col::rate, t.session_rate.per_second());
+    line.set(col::rate_max, t.session_rate.max());
+}
+
+// A backend's or a server's aborted transfers and the averages of its last sessions (rtime,
+// HTTP's response time, stays 0 in TCP mode as in HAProxy).
+void set_session_ends(Line& line, const Counter& client_aborts, const Counter& server_aborts,
+                      const SessionTimes& times) {
+    line.set(col::cli_abrt, get(client_aborts));
+    line.set(col::srv_abrt, get(server_aborts));
+    line.set(col::qtime, times.queue.average());
+    line.set(col::ctime, times.connect.average());
+    line.set(col::rtime, std::uint64_t{0});
+    line.set(col::ttime, times.total.average());
+    line.set(col::qtime_max, times.queue.max());
+    line.set(col::ctime_max, times.connect.max());
+    line.set(col::rtime_max, std::uint64_t{0});
+    line.set(col::ttime_max, times.total.max());
 }
 
 void set_identity(Line& line, const ProcessRuntime& runtime, const config::Proxy& proxy,
@@ -215,6 +233,8 @@ void frontend_line(std::vector<StatLine>& out, const ProcessRuntime& runtime,
     line.set(col::dcon, get(frontend.stats.denied_connections));
     line.set(col::status, frontend_status(runtime, frontend));
     line.set(col::conn_tot, get(frontend.stats.traffic.connections));
+    line.set(col::conn_rate, frontend.stats.traffic.connection_rate.per_second());
+    line.set(col::conn_rate_max, frontend.stats.traffic.connection_rate.max());
     line.set(col::ssl_sess, get(frontend.stats.tls_handshakes));
     line.set(col::ssl_reused_sess, get(frontend.stats.tls_resumed));
     line.set(col::ssl_failed_handshake, get(frontend.stats.tls_failed_handshakes));
@@ -343,6 +363,7 @@ void server_line(std::vector<StatLine>& out, const ProcessRuntime& runtime,
     line.set(col::connect, get(stats.traffic.total));
     line.set(col::need_conn_est, snap.view.load);
     line.set_signed(col::lastsess, since_last_session(get(stats.last_session), clocks));
+    set_session_ends(line, stats.client_aborts, stats.server_aborts, stats.times);
     if (snap.check) {
         set_check_columns(
             line, *snap.check,
@@ -427,6 +448,7 @@ void backend_line(std::vector<StatLine>& out, const ProcessRuntime& runtime,
     line.set_signed(col::lastsess, since_last_session(t.last_session, clocks));
     line.set(col::algo, config::to_string(backend.config().balance));
     line.set(col::connect, t.connects);
+    set_session_ends(line, backend.client_aborts(), backend.server_aborts(), backend.times());
     line.append_to(out);
 }
 

@@ -256,22 +256,27 @@ std::string show_info(const ProcessRuntime& runtime, const CliActivity& cli) {
     w.add("MaxSslConns", std::uint64_t{0});  // no separate limit: maxconn applies
     w.add("CurrSslConns", get(runtime.state.tls_current));
     w.add("CumSslConns", get(runtime.state.tls_total));
-    w.zeros({"Maxpipes",
-             "PipesUsed",
-             "PipesFree",
-             "ConnRate",
-             "ConnRateLimit",
-             "MaxConnRate",
-             "SessRate",
-             "SessRateLimit",
-             "MaxSessRate",
-             "SslRate",
-             "SslRateLimit",
-             "MaxSslRate",
-             "SslFrontendKeyRate",
-             "SslFrontendMaxKeyRate",
-             "SslFrontendSessionReuse_pct",
-             "SslBackendKeyRate",
+    w.zeros({"Maxpipes", "PipesUsed", "PipesFree"});
+    // Per second over the last second, and the most seen; no rate limits (0).
+    const auto now = Clock::now();
+    w.add("ConnRate", state.connection_rate.per_second(now));
+    w.add("ConnRateLimit", std::uint64_t{0});
+    w.add("MaxConnRate", state.connection_rate.max());
+    w.add("SessRate", state.session_rate.per_second(now));
+    w.add("SessRateLimit", std::uint64_t{0});
+    w.add("MaxSessRate", state.session_rate.max());
+    const std::uint64_t tls_rate = state.tls_rate.per_second(now);
+    const std::uint64_t key_rate = state.tls_key_rate.per_second(now);
+    w.add("SslRate", tls_rate);
+    w.add("SslRateLimit", std::uint64_t{0});
+    w.add("MaxSslRate", state.tls_rate.max());
+    w.add("SslFrontendKeyRate", key_rate);
+    w.add("SslFrontendMaxKeyRate", state.tls_key_rate.max());
+    // The share of the last second's handshakes that resumed a session, as HAProxy has it.
+    w.add("SslFrontendSessionReuse_pct",
+          tls_rate == 0 ? std::uint64_t{0} : (tls_rate - std::min(key_rate, tls_rate)) * 100 /
+                                                 tls_rate);
+    w.zeros({"SslBackendKeyRate",
              "SslBackendMaxKeyRate",
              "SslCacheLookups",
              "SslCacheMisses",

@@ -96,6 +96,28 @@ constexpr std::array<LineMetric, 27> line_metrics{{
 }};
 // clang-format on
 
+// Rates and the abort counters, as show stat has them.
+// clang-format off
+constexpr std::array<LineMetric, 6> rate_metrics{{
+    {"current_session_rate", Type::gauge, "rate", frontend | backend | server, "Sessions per second over the last second."},
+    {"max_session_rate", Type::gauge, "rate_max", frontend | backend | server, "Highest number of sessions per second since the process started."},
+    {"current_connection_rate", Type::gauge, "conn_rate", frontend, "Connections per second over the last second."},
+    {"max_connection_rate", Type::gauge, "conn_rate_max", frontend, "Highest number of connections per second since the process started."},
+    {"client_aborts_total", Type::counter, "cli_abrt", backend | server, "Transfers the client broke off since the process started."},
+    {"server_aborts_total", Type::counter, "srv_abrt", backend | server, "Transfers the server broke off since the process started."},
+}};
+
+// Times of the last sessions: show stat's milliseconds, in seconds.
+constexpr std::array<LineMetric, 6> time_metrics{{
+    {"queue_time_average_seconds", Type::gauge, "qtime", backend | server, "Average time in the queue of the last 1024 sessions."},
+    {"connect_time_average_seconds", Type::gauge, "ctime", backend | server, "Average time to connect to the server of the last 1024 sessions."},
+    {"total_time_average_seconds", Type::gauge, "ttime", backend | server, "Average total time of the last 1024 sessions."},
+    {"max_queue_time_seconds", Type::gauge, "qtime_max", backend | server, "Longest time in the queue since the process started."},
+    {"max_connect_time_seconds", Type::gauge, "ctime_max", backend | server, "Longest time to connect since the process started."},
+    {"max_total_time_seconds", Type::gauge, "ttime_max", backend | server, "Longest session since the process started."},
+}};
+// clang-format on
+
 constexpr std::array<health::CheckStatus, 12> check_statuses{
     health::CheckStatus::ini,    health::CheckStatus::sockerr, health::CheckStatus::l4ok,
     health::CheckStatus::l4tout, health::CheckStatus::l4con,   health::CheckStatus::l6ok,
@@ -246,19 +268,37 @@ void check_families(Writer& w, const StatsSnapshot& snapshot) {
     }
 }
 
-void line_families(Writer& w, const StatsSnapshot& snapshot, unsigned kind) {
-    for (const LineMetric& m : line_metrics) {
+// One family per metric of KIND's lines; with IN_SECONDS the column's milliseconds are given
+// in seconds.
+template <std::size_t N>
+void metric_families(Writer& w, const StatsSnapshot& snapshot, unsigned kind,
+                     const std::array<LineMetric, N>& metrics, bool in_seconds = false) {
+    for (const LineMetric& m : metrics) {
         if ((m.kinds & kind) == 0) {
             continue;
         }
         const std::string name = fmt::format("{}_{}", kind_name(kind), m.name);
         w.family(name, m.type, m.help);
         for (const StatLine& line : snapshot.lines) {
-            if (kind_of(line) == kind && is_number(line[m.column])) {
-                w.sample(name, labels_of(line), line[m.column]);
+            const std::string_view value = line[m.column];
+            if (kind_of(line) != kind || !is_number(value)) {
+                continue;
             }
+            if (!in_seconds) {
+                w.sample(name, labels_of(line), value);
+                continue;
+            }
+            std::int64_t ms = 0;
+            std::from_chars(value.data(), value.data() + value.size(), ms);
+            w.sample(name, labels_of(line), fmt::format("{:.3f}", static_cast<double>(ms) / 1000.0));
         }
     }
+}
+
+void line_families(Writer& w, const StatsSnapshot& snapshot, unsigned kind) {
+    metric_families(w, snapshot, kind, line_metrics);
+    metric_families(w, snapshot, kind, rate_metrics);
+    metric_families(w, snapshot, kind, time_metrics, true);
     status_family(w, snapshot, kind);
 }
 

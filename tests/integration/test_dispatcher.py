@@ -11,7 +11,7 @@ import time
 import unittest
 
 from harness import (EchoBackend, Tierlb, connect, echo_once, load_iterations, run_tierlb,
-                     server_sessions, show_stat, unique, wait_until)
+                     server_sessions, show_stat, stats_command, unique, wait_until)
 from topology import two_tier
 
 
@@ -178,8 +178,9 @@ class Relay(unittest.TestCase):
                 self.assertEqual(bytes(received), payload)
 
     def test_idle_timeout_closes_with_cD(self):
-        with EchoBackend() as backend:
-            config, _, _ = two_tier(backend.port, defaults_extra="timeout client 400ms")
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            config, stats, _ = two_tier(backend.port, stats_dir=tmp,
+                                        defaults_extra="timeout client 400ms")
             with Tierlb(config) as lb:
                 s = connect(lb.port("dispatcher"))
                 started = time.monotonic()
@@ -188,6 +189,19 @@ class Relay(unittest.TestCase):
                 self.assertLess(time.monotonic() - started, 3.0)
                 lb.log.wait_for(r"dispatcher dispatcher/w\d \S+ \d+ cD ")
                 s.close()
+                # show stat counts it as a transfer the client let time out, as HAProxy does,
+                # and the session in the rates and times.
+                rows = {r["svname"]: r for r in show_stat(stats) if r["pxname"] == "dispatcher"}
+                self.assertEqual(rows["BACKEND"]["cli_abrt"], "1")
+                self.assertEqual(sum(int(r["cli_abrt"]) for name, r in rows.items()
+                                     if name not in ("FRONTEND", "BACKEND")), 1)
+                self.assertEqual(rows["FRONTEND"]["rate_max"], "1")
+                self.assertEqual(rows["FRONTEND"]["conn_rate_max"], "1")
+                self.assertGreaterEqual(int(rows["BACKEND"]["ttime_max"]), 400)
+                info = dict(line.split(": ", 1) for line in
+                            stats_command(stats, "show info").splitlines() if ": " in line)
+                self.assertEqual(info["MaxConnRate"], "1")
+                self.assertEqual(info["MaxSessRate"], "1")
 
 
 class Limits(unittest.TestCase):

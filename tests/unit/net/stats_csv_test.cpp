@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "stats_fixture.hpp"
@@ -354,4 +355,65 @@ TEST_CASE("a frontend stopped by a soft stop is STOP", "[stats][csv]") {
     CHECK(field(show_stat(f->runtime), 0, c_status) == "OPEN");
     f->frontend("disp").stopped = true;  // what the process does on SIGUSR1
     CHECK(field(show_stat(f->runtime), 0, c_status) == "STOP");
+}
+
+TEST_CASE("rates, aborted transfers and the times of the last sessions", "[stats][csv]") {
+    auto f = make_runtime(reference_config);
+    // Rates count per second of the steady clock: start early in one, so that the events and
+    // their reading (well under a millisecond apart) fall in the same second.
+    const auto millis_into_second = [] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   Clock::now().time_since_epoch())
+                   .count() %
+               1000;
+    };
+    while (millis_into_second() > 700) {
+        std::this_thread::sleep_for(1ms);
+    }
+    BackendRuntime& disp = f->backend("disp");
+    auto& fe = f->frontend("disp");
+    for (int i = 0; i < 3; ++i) {
+        fe.stats.traffic.opened();
+    }
+    fe.stats.traffic.entered();  // a connection that never became a session
+    disp.traffic().opened();
+    disp.server(0).stats.traffic.opened();
+    // Ends: an abort by each side during the transfer, a normal one, and one that never
+    // connected (no times, as in HAProxy), all on w1.
+    disp.count_end(0, {'C', 'D', 0, 2, 100});
+    disp.count_end(0, {'S', 'D', 4, 6, 300});
+    disp.count_end(0, {'-', '-', 2, 1, 200});
+    disp.count_end(0, {'S', 'C', 0, -1, 5000});
+    disp.count_end(1, {'c', 'D', 0, 1, 1});  // a client timeout during the transfer (w2)
+
+    const auto lines = tierlb::net::stat_lines(f->runtime);
+    REQUIRE(lines.size() == 4);
+    const auto& frontend = lines[0];
+    const auto& w1 = lines[1];
+    const auto& w2 = lines[2];
+    const auto& backend = lines[3];
+    // Within the second they happened in (the test takes far less than one).
+    CHECK(frontend["rate"] == "3");
+    CHECK(frontend["rate_max"] == "3");
+    CHECK(frontend["conn_rate"] == "4");
+    CHECK(frontend["conn_rate_max"] == "4");
+    CHECK(w1["rate"] == "1");
+    CHECK(backend["rate"] == "1");
+    CHECK(w2["rate"] == "0");
+    CHECK(w1["cli_abrt"] == "1");
+    CHECK(w1["srv_abrt"] == "1");
+    CHECK(w1["qtime"] == "2");  // (0 + 4 + 2) / 3
+    CHECK(w1["ctime"] == "3");  // (2 + 6 + 1) / 3
+    CHECK(w1["ttime"] == "200");
+    CHECK(w1["rtime"] == "0");  // HTTP only
+    CHECK(w1["qtime_max"] == "4");
+    CHECK(w1["ctime_max"] == "6");
+    CHECK(w1["ttime_max"] == "300");
+    CHECK(w2["cli_abrt"] == "1");
+    CHECK(w2["srv_abrt"] == "0");
+    CHECK(w2["ttime"] == "1");
+    CHECK(backend["cli_abrt"] == "2");
+    CHECK(backend["srv_abrt"] == "1");
+    CHECK(backend["ctime"] == "3");  // (2 + 6 + 1 + 1) / 4, rounded up
+    CHECK(backend["ttime_max"] == "300");
 }
