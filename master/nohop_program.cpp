@@ -124,6 +124,7 @@ Expected<std::unique_ptr<NohopProgram>> NohopProgram::load(std::uint32_t slots) 
         return unexpected("cannot map the slot table: " + net::errno_text(errno));
     }
     p->table_->slots = slots;
+    p->table_->flags = migrates ? TIERLB_NOHOP_MIGRATES : 0;
     for (std::uint32_t i = 0; i < slots; ++i) {
         p->table_->slot[i].weight = 1;
     }

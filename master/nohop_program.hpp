@@ -47,6 +47,7 @@ public:
     std::uint32_t weight(std::uint32_t slot) const;
     void set_weight(std::uint32_t slot, std::uint32_t weight);
 
+    int program_fd() const { return program_fd_; }
     int sockets_fd() const { return sockets_fd_; }
     int table_fd() const { return table_fd_; }
     bool migrates() const { return migrates_; }

@@ -212,9 +212,25 @@ std::optional<std::string> ProcessHost::start_listeners(const std::map<std::stri
             return "no listening socket was handed over for " + key;
         }
         listener->bound = net::local_address(found->second);
-        if (bind.accept_balance_leastconn) {
+        if (bind.accept_balance_leastconn && control_ == nullptr) {
+            // Alone: the group's program and maps are in bpffs, or this process puts them
+            // there. Before the gates are made, as below.
+            net::NohopInheritance pinned;
+            if (bind.processes.count() > 1) {
+                auto handover = open_pinned_group(*listener->frontend->config, bind,
+                                                  runtime_.state.number, found->second);
+                if (handover) {
+                    pinned.handovers[key] = *handover;
+                } else {
+                    pinned.fallback = handover.error();
+                }
+            } else {
+                pinned.fallback = "a listener of one process has no group";
+            }
+            net::join_nohop(*listener, key, found->second, pinned, true);
+        } else if (bind.accept_balance_leastconn) {
             // Before the gates are made: a connection leaves the group's count with them.
-            net::join_nohop(*listener, key, found->second, nohop, control_ == nullptr);
+            net::join_nohop(*listener, key, found->second, nohop, false);
         }
         asio::io_context& context = *contexts_[next++ % contexts_.size()];
         net::ListenerRuntime* raw = listener.get();

@@ -71,6 +71,31 @@ bool remove_socket(int map_fd, std::uint32_t slot) {
     return map_operation(BPF_MAP_DELETE_ELEM, map_fd, &slot, nullptr) == 0;
 }
 
+bool socket_present(int map_fd, std::uint32_t slot) {
+    std::uint64_t cookie = 0;
+    // Only ENOENT says the slot is empty; another error (a lookup refused once the process
+    // dropped its privileges, on a kernel that wants CAP_BPF for it) says nothing.
+    return map_operation(BPF_MAP_LOOKUP_ELEM, map_fd, &slot, &cookie) == 0 || errno != ENOENT;
+}
+
+std::optional<std::string> pin_object(int fd, const std::string& path) {
+    bpf_attr attr;
+    std::memset(&attr, 0, sizeof(attr));
+    attr.pathname = reinterpret_cast<std::uintptr_t>(path.c_str());
+    attr.bpf_fd = static_cast<std::uint32_t>(fd);
+    if (::syscall(__NR_bpf, BPF_OBJ_PIN, &attr, sizeof(attr)) != 0) {
+        return "cannot pin " + path + ": " + errno_text(errno);
+    }
+    return std::nullopt;
+}
+
+int open_pinned(const std::string& path) {
+    bpf_attr attr;
+    std::memset(&attr, 0, sizeof(attr));
+    attr.pathname = reinterpret_cast<std::uintptr_t>(path.c_str());
+    return static_cast<int>(::syscall(__NR_bpf, BPF_OBJ_GET, &attr, sizeof(attr)));
+}
+
 tierlb_nohop_table* map_table(int table_fd) {
     void* mapped = ::mmap(nullptr, table_size(), PROT_READ | PROT_WRITE, MAP_SHARED, table_fd, 0);
     return mapped == MAP_FAILED ? nullptr : static_cast<tierlb_nohop_table*>(mapped);

@@ -18,6 +18,15 @@ std::optional<std::string> register_socket(int map_fd, std::uint32_t slot, int s
 
 // Empties SLOT of the socket array; false when it was empty already or on error.
 bool remove_socket(int map_fd, std::uint32_t slot);
+// Whether SLOT of the socket array holds a socket (the kernel empties the slot of a socket
+// that closes, so: whether a live process listens there); true when the lookup fails
+// otherwise than by finding the slot empty.
+bool socket_present(int map_fd, std::uint32_t slot);
+
+// bpffs: pins the map or program FD at PATH (an error says why not), and opens the object
+// pinned at PATH (-1 with errno set).
+std::optional<std::string> pin_object(int fd, const std::string& path);
+int open_pinned(const std::string& path);
 
 // The slot table of TABLE_FD (a BPF_F_MMAPABLE array of one tierlb_nohop_table), mapped
 // shared and writable; nullptr with errno set on failure. Unmapped by unmap_table.

@@ -21,6 +21,10 @@ struct NohopHandover {
     int table_fd = -1;       // the slot table (common/nohop/slot_table.h), to map
     std::uint32_t slot = 0;  // this process's slot
     bool migrates = false;   // the program also places a dead process's queued connections
+    // A process started alone joined a group pinned in bpffs (master/nohop_pinned.hpp): no
+    // master marks a dead process's slot down, so the member keeps the socket array to see
+    // which slots have a live socket. Never in the environment.
+    bool pinned = false;
 };
 
 // KEY (master/listeners.hpp listener_key) -> its handover.

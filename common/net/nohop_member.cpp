@@ -60,13 +60,12 @@ void join_nohop(ListenerRuntime& listener, const std::string& key, int listen_fd
     const auto found = inherited.handovers.find(key);
     if (found == inherited.handovers.end()) {
         listener.nohop_fallback =
-            alone ? std::string(
-                        "a process started alone cannot set up the eBPF group: "
-                        "accept-balance needs master mode")
-            : inherited.fallback.empty() ? std::string("the master handed over no eBPF group")
-                                         : inherited.fallback;
+            !inherited.fallback.empty() ? inherited.fallback
+            : alone ? std::string("a process started alone found no eBPF group to join")
+                    : std::string("the master handed over no eBPF group");
         if (alone) {
-            log::warning("{}: {}; plain SO_REUSEPORT", listener.name, listener.nohop_fallback);
+            log::warning("{}: accept-balance: {}; plain SO_REUSEPORT", listener.name,
+                         listener.nohop_fallback);
         }
         return;
     }
@@ -105,14 +104,18 @@ Expected<std::unique_ptr<NohopMember>> NohopMember::join(const NohopHandover& ha
         error = register_socket(handover.sockets_fd, handover.slot, listen_fd);
     }
     ::close(handover.table_fd);
-    ::close(handover.sockets_fd);
+    const bool keep_sockets = handover.pinned && !error;
+    if (!keep_sockets) {
+        ::close(handover.sockets_fd);
+    }
     if (error) {
         unmap_table(table);
         return unexpected(*error);
     }
     field(table->slot[handover.slot].up).store(1, std::memory_order_release);
-    return std::unique_ptr<NohopMember>(
-        new NohopMember(table, true, handover.slot, handover.migrates, std::move(processes)));
+    return std::unique_ptr<NohopMember>(new NohopMember(table, true, handover.slot,
+                                                        handover.migrates, std::move(processes),
+                                                        keep_sockets ? handover.sockets_fd : -1));
 }
 
 std::unique_ptr<NohopMember> NohopMember::on_table(tierlb_nohop_table& table, std::uint32_t slot,
@@ -124,6 +127,9 @@ std::unique_ptr<NohopMember> NohopMember::on_table(tierlb_nohop_table& table, st
 NohopMember::~NohopMember() {
     if (mapped_) {
         unmap_table(table_);
+    }
+    if (sockets_fd_ >= 0) {
+        ::close(sockets_fd_);
     }
 }
 
@@ -231,6 +237,11 @@ std::vector<NohopSlotView> NohopMember::slots() const {
         v.weight = field(s.weight).load(std::memory_order_relaxed);
         v.admin = field(s.admin).load(std::memory_order_relaxed);
         v.up = field(s.up).load(std::memory_order_relaxed) != 0;
+        if (sockets_fd_ >= 0) {
+            // Pinned, without a master: a process that died left its slot up, but the
+            // kernel took its socket out of the array.
+            v.up = v.up && socket_present(sockets_fd_, static_cast<std::uint32_t>(i));
+        }
         v.selected = std::atomic_ref<__u64>(s.selected).load(std::memory_order_relaxed);
         views.push_back(v);
     }

@@ -99,22 +99,24 @@ public:
 
 private:
     NohopMember(tierlb_nohop_table* table, bool mapped, std::uint32_t slot, bool migrates,
-                std::vector<int> processes)
+                std::vector<int> processes, int sockets_fd = -1)
         : table_(table),
           mapped_(mapped),
           slot_(slot),
           migrates_(migrates),
-          processes_(std::move(processes)) {}
+          processes_(std::move(processes)),
+          sockets_fd_(sockets_fd) {}
     std::optional<std::uint32_t> slot_of(int process) const;
     void reconcile_later(ListenerRuntime& listener);
     void reconcile(ListenerRuntime& listener);
+    void retire(std::int64_t delta);
 
     tierlb_nohop_table* table_;
     bool mapped_;  // ours to unmap
     std::uint32_t slot_;
     bool migrates_;
     std::vector<int> processes_;
-    void retire(std::int64_t delta);
+    int sockets_fd_;  // a pinned group's socket array (slots with a live socket), else -1
 
     std::atomic<bool> superseded_{false};
     bool stopping_ = false;                   // superseded for good: no resume
@@ -135,7 +137,8 @@ NohopInheritance take_nohop_inheritance();
 // Joins LISTENER, an accept-balance bind whose socket is LISTEN_FD and whose key is KEY, to its
 // group with what the master handed over; where it cannot, notes why in its nohop_fallback
 // (show info) and, unless the master already warned, logs a warning. ALONE: the process runs
-// without a master (--process N), which alone can set a group up.
+// without a master (--process N); INHERITED is then what it found in bpffs
+// (master/nohop_pinned.hpp).
 void join_nohop(ListenerRuntime& listener, const std::string& key, int listen_fd,
                 const NohopInheritance& inherited, bool alone);
 

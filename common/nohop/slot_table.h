@@ -47,9 +47,12 @@ struct tierlb_nohop_slot {
     __u32 reserved;
 };
 
+/* Table flags. */
+#define TIERLB_NOHOP_MIGRATES 1u /* the program is attached as SELECT_OR_MIGRATE */
+
 struct tierlb_nohop_table {
     __u32 slots; /* slots in use, 2..TIERLB_NOHOP_MAX_SLOTS */
-    __u32 reserved;
+    __u32 flags; /* TIERLB_NOHOP_MIGRATES, for processes that open a pinned group */
     struct tierlb_nohop_slot slot[TIERLB_NOHOP_MAX_SLOTS];
 };
 

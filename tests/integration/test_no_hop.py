@@ -630,6 +630,113 @@ class ReloadChanges(NoHopCase):
             s.close()
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Alone(NoHopCase):
+    """`tierlb -f FILE --process N` for each process, no master (one systemd unit each): the
+    group's program and maps are pinned in bpffs (a private mount here, through
+    TIERLB_BPF_PIN_DIR), made by the first process and opened by the others."""
+
+    def setUp(self):
+        super().setUp()
+        self.bpffs = os.path.join(self.tmp, "bpffs")
+        os.mkdir(self.bpffs)
+        mounted = subprocess.run(["mount", "-t", "bpf", "bpf", self.bpffs], capture_output=True)
+        if mounted.returncode != 0:
+            self.skipTest("cannot mount a bpffs here: %s" % mounted.stderr.decode().strip())
+        self.addCleanup(subprocess.run, ["umount", self.bpffs], capture_output=True)
+        self.port = free_port()
+        self.config = no_hop_config(self.backend.port, self.tmp).replace(
+            "bind 127.0.0.1:0 ", "bind 127.0.0.1:%d " % self.port)
+
+    def start_alone(self, numbers, root=None):
+        """Starts the processes NUMBERS at once, each alone; returns {number: Tierlb}."""
+        env = {"TIERLB_BPF_PIN_DIR": os.path.join(root or self.bpffs, "tierlb")}
+        started = {}
+        for n in numbers:
+            lb = Tierlb(self.config, args=["--process", str(n)], wait_ready=False, env=env)
+            self.addCleanup(lb.stop)
+            started[n] = lb.start()
+        for n, lb in started.items():
+            lb.log.wait_for(r"\(%d\) : process %d ready" % (lb.process.pid, n))
+        return started
+
+    def test_processes_alone_share_one_group_through_bpffs(self):
+        """Three processes started together (the first makes the group, the others open it):
+        leastconn over the three; process 2 killed: its row is DOWN and the next connections
+        go to the others; started again, it starts its slot afresh and gets the next ones."""
+        alone = self.start_alone(PROCESSES)
+        mode = info(self.tmp, 1)["AcceptBalance"]
+        if "built without eBPF" in mode or "CAP_BPF" in mode:
+            self.skipTest("eBPF not available on this machine: %s" % mode)
+        for n in PROCESSES:
+            self.assertTrue(info(self.tmp, n)["AcceptBalance"].startswith("eBPF leastconn"))
+        groups = os.listdir(os.path.join(self.bpffs, "tierlb"))
+        self.assertEqual(len(groups), 1, groups)
+        self.assertEqual(sorted(os.listdir(os.path.join(self.bpffs, "tierlb", groups[0]))),
+                         ["program", "sockets", "table"])
+        socks = []
+        for total in (15, 30):
+            socks += open_burst(self.port, 15)
+            self.assertEqual(settled(self.tmp, total), {1: total // 3, 2: total // 3,
+                                                        3: total // 3})
+        self.assertEqual({n: r["status"] for n, r in slot_rows(self.tmp, 3).items()},
+                         {1: "UP", 2: "UP", 3: "UP"})
+        self.assertEqual(slot_counts(self.tmp, 3), {1: 10, 2: 10, 3: 10})
+
+        # Process 2 stopped: of 6 new connections, 2 wait in its socket's queue. Killed, its
+        # socket closes: the kernel takes it out of the array and (SELECT_OR_MIGRATE) places
+        # its queue on the others, with no master.
+        os.kill(alone[2].process.pid, signal.SIGSTOP)
+        queued = []
+        for i in range(6):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            s.sendall(b"queued %d" % i)
+            queued.append(s)
+        self.assertEqual(settled(self.tmp, 24, (1, 3)), {1: 12, 3: 12})
+        alone[2].process.kill()
+        alone[2].process.wait(5)
+        wait_until(lambda: slot_rows(self.tmp, 1)[2]["status"] == "DOWN", timeout=5.0,
+                   message="process 2's row to be DOWN")
+        if "wait for a restart" not in info(self.tmp, 1)["AcceptBalance"]:
+            self.assertEqual(settled(self.tmp, 26, (1, 3)), {1: 13, 3: 13})
+            for i, s in enumerate(queued):
+                self.assertEqual(read_echo(s, len(b"queued %d" % i)), b"queued %d" % i)
+        socks += queued
+
+        self.start_alone([2])
+        self.assertEqual(slot_rows(self.tmp, 1)[2]["status"], "UP")
+        self.assertEqual(slot_counts(self.tmp, 2)[2], 0)
+        for _ in range(6):
+            socks += open_burst(self.port, 1)
+        self.assertEqual(settled(self.tmp, 32), {1: 13, 2: 6, 3: 13})
+        for s in socks:
+            s.close()
+
+    def test_without_bpffs_a_process_alone_says_why_and_runs_plain_reuseport(self):
+        """TIERLB_BPF_PIN_DIR on a file system that is not bpffs: one warning per process
+        naming the reason, show info says SO_REUSEPORT, and connections are served."""
+        plain = os.path.join(self.tmp, "plain")
+        os.mkdir(plain)
+        alone = self.start_alone(PROCESSES, root=plain)
+        if "built without eBPF" in info(self.tmp, 1)["AcceptBalance"]:
+            self.skipTest("tierlb was built without eBPF support")
+        for n in PROCESSES:
+            mode = info(self.tmp, n)["AcceptBalance"]
+            self.assertIn("is not on a bpffs file system", mode)
+            self.assertTrue(mode.startswith("SO_REUSEPORT ("), mode)
+            warnings = alone[n].log.find_all(r"\[WARNING\].*accept-balance")
+            self.assertEqual(len(warnings), 1, alone[n].log.lines)
+        socks = open_burst(self.port, 9)
+        settled(self.tmp, 9)
+        for s in socks:
+            s.close()
+
+
 class Fallback(NoHopCase):
     def test_refused_program_warns_once_and_runs_plain_reuseport(self):
         """The master runs without CAP_BPF and CAP_SYS_ADMIN (setpriv): loading the program is
