@@ -8,6 +8,7 @@
 #include "common/health/health_log.hpp"
 #include "common/log/event_log.hpp"
 #include "common/net/stats_nohop.hpp"
+#include "common/net/stats_typed.hpp"
 #include "tierlb/version.hpp"
 
 namespace tierlb::net {
@@ -186,8 +187,31 @@ std::string change_weight(BackendRuntime& backend, std::size_t server, std::stri
 
 // ---- Commands ---------------------------------------------------------------------------
 
+// The output format words of show info and show stat: typed, json (desc, which adds each
+// field's description to them in HAProxy, is accepted and ignored).
+enum class StatFormat { plain, typed, json };
+
+StatFormat format_from(const Context& c, std::size_t first) {
+    StatFormat format = StatFormat::plain;
+    for (std::size_t i = first; i < c.words.size(); ++i) {
+        if (c.words[i] == "typed") {
+            format = StatFormat::typed;
+        } else if (c.words[i] == "json") {
+            format = StatFormat::json;
+        }
+    }
+    return format;
+}
+
+// show info [typed|json] [desc]
 std::string do_show_info(Context& c) {
-    return show_info(c.runtime, c.session.cli);
+    const std::string info = show_info(c.runtime, c.session.cli);
+    switch (format_from(c, 2)) {
+        case StatFormat::typed: return info_typed(info, c.runtime.state.number);
+        case StatFormat::json: return info_json(info, c.runtime.state.number);
+        case StatFormat::plain: break;
+    }
+    return info;
 }
 
 std::optional<std::uint32_t> proxy_id_named(const ProcessRuntime& runtime, std::string_view n) {
@@ -204,8 +228,7 @@ std::optional<std::uint32_t> proxy_id_named(const ProcessRuntime& runtime, std::
     return std::nullopt;
 }
 
-// show stat [{<iid>|<proxy>} <type> <sid>] [up|no-maint]...; desc, json and typed are not
-// supported and ignored (the answer stays CSV).
+// show stat [{<iid>|<proxy>} <type> <sid>] [typed|json] [desc] [up|no-maint]...
 std::string do_show_stat(Context& c) {
     StatOptions options;
     options.show_addresses = c.session.level != StatsLevel::user;
@@ -228,6 +251,11 @@ std::string do_show_stat(Context& c) {
     for (std::size_t i = flags_from; i < c.words.size(); ++i) {
         options.filter.up_only = options.filter.up_only || c.words[i] == "up";
         options.filter.no_maint = options.filter.no_maint || c.words[i] == "no-maint";
+    }
+    switch (format_from(c, flags_from)) {
+        case StatFormat::typed: return stat_typed(stat_lines(c.runtime, options));
+        case StatFormat::json: return stat_json(stat_lines(c.runtime, options));
+        case StatFormat::plain: break;
     }
     return show_stat(c.runtime, options);
 }

@@ -3,11 +3,17 @@
 - HAProxy as the worker (`bind abns@x accept-proxy`) behind tierlb's dispatcher, receiving our
   PROXY v1 and v2 headers and serving traffic; HAProxy itself forwards the client's address
   to a backend with send-proxy, which shows it parsed our header.
+- the stats socket's typed and JSON answers, field for field against HAProxy's own.
 """
 
+import json
+import os
+import tempfile
 import unittest
 
-from harness import EchoBackend, HAProxy, Tierlb, echo_once, unique, wait_until
+from harness import (EchoBackend, HAProxy, Tierlb, echo_once, show_stat, stats_command, unique,
+                     wait_until)
+from tls_support import free_port
 
 
 def haproxy_worker(name, backend_port):
@@ -142,3 +148,76 @@ listen worker
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def stats_twin(stats_socket, port, backend_port):
+    """One configuration for both: a listen with a checked and an unchecked server."""
+    return """global
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+listen disp
+    bind 127.0.0.1:%d
+    balance leastconn
+    server w1 127.0.0.1:%d check inter 1s
+    server w2 127.0.0.1:%d
+""" % (stats_socket, port, backend_port, backend_port)
+
+
+class StatsFormats(unittest.TestCase):
+    """`show stat typed|json` and `show info typed|json` give the fields HAProxy gives for the
+    same configuration, at the same positions, with the same tags and types (values differ:
+    pids, uptimes, and HAProxy numbers its proxies from 2)."""
+
+    @staticmethod
+    def typed_keys(text, skip_iid):
+        keys = []
+        for line in text.splitlines():
+            if not line:
+                continue
+            head, tags, kind, _ = line.split(":", 3)
+            if skip_iid:
+                parts = head.split(".")
+                head = ".".join([parts[0]] + parts[2:])  # without the proxy id
+            keys.append((head, tags, kind))
+        return keys
+
+    def test_typed_and_json_match_haproxy(self):
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            theirs_socket = os.path.join(tmp, "haproxy.sock")
+            ours_socket = os.path.join(tmp, "tierlb.sock")
+            theirs_port, ours_port = free_port(), free_port()
+            with HAProxy(stats_twin(theirs_socket, theirs_port, backend.port)), \
+                    Tierlb(stats_twin(ours_socket, ours_port, backend.port)):
+                # Both have checked w1 once (the fields of a check's outcome are then there).
+                def checked(path):
+                    try:
+                        return any(r["svname"] == "w1" and r["check_status"] == "L4OK"
+                                   for r in show_stat(path))
+                    except OSError:
+                        return False
+                for path in (theirs_socket, ours_socket):
+                    wait_until(lambda: checked(path), message="a first check of w1")
+                answers = {}
+                for who, path in (("haproxy", theirs_socket), ("tierlb", ours_socket)):
+                    answers[who] = {cmd: stats_command(path, cmd) for cmd in
+                                    ("show stat typed", "show stat json", "show info typed",
+                                     "show info json")}
+            for cmd, skip_iid in (("show stat typed", True), ("show info typed", False)):
+                self.assertEqual(self.typed_keys(answers["tierlb"][cmd], skip_iid),
+                                 self.typed_keys(answers["haproxy"][cmd], skip_iid), cmd)
+
+            def json_keys(text, stat):
+                data = json.loads(text)
+                objects = [o for line in data for o in line] if stat else data
+                return [(o.get("objType"), o.get("id"), o["field"]["pos"], o["field"]["name"],
+                         o["tags"]["origin"], o["tags"]["nature"], o["tags"]["scope"],
+                         o["value"]["type"]) for o in objects]
+
+            self.assertEqual(json_keys(answers["tierlb"]["show stat json"], True),
+                             json_keys(answers["haproxy"]["show stat json"], True))
+            self.assertEqual(json_keys(answers["tierlb"]["show info json"], False),
+                             json_keys(answers["haproxy"]["show info json"], False))

@@ -291,8 +291,10 @@ TEST_CASE("help lists tierlb's commands in HAProxy's layout", "[stats][commands]
     const auto lines = split(help, '\n');
     REQUIRE(lines.size() > 4);
     CHECK(lines.front() == "The following commands are valid at this level:");
-    CHECK(help.find("  show stat [no-maint|up]*                : report counters for each proxy "
+    CHECK(help.find("  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy "
                     "and server\n") != std::string::npos);
+    CHECK(help.find("  show info [desc|json|typed]*            : report information about the "
+                    "running process\n") != std::string::npos);
     CHECK(help.find("  get weight <bk>/<srv>                   : report a server's current "
                     "weight\n") != std::string::npos);
     CHECK(help.substr(help.size() - help_tail.size() - 1) == help_tail + "\n");
