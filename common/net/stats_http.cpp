@@ -7,6 +7,7 @@
 
 #include "common/net/stats_html.hpp"
 #include "common/net/stats_metrics.hpp"
+#include "common/net/stats_typed.hpp"
 
 namespace tierlb::net {
 
@@ -97,6 +98,9 @@ HttpResponse answer_stats_request(const http::RequestHead& request, const Snapsh
     }
     if (path == "/stats;csv" || path == "/;csv") {
         return with_body("text/plain; charset=utf-8", stat_csv(take().lines));
+    }
+    if (path == "/stats;json" || path == "/;json") {
+        return with_body("application/json", stat_json(take().lines));
     }
     return error_response(404);
 }

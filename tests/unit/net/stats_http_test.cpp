@@ -140,6 +140,15 @@ TEST_CASE("the routes of stats http", "[stats][http]") {
             CHECK(contains(r.body, "\ndisp,w1,"));
         }
     }
+    SECTION("/stats;json and /;json are show stat json") {
+        for (const char* path : {"/stats;json", "/;json"}) {
+            const HttpResponse r = answer(get(path));
+            CHECK(r.status == 200);
+            CHECK(r.content_type == "application/json");
+            CHECK(r.body.rfind("[[{\"objType\":\"Frontend\"", 0) == 0);
+            CHECK(contains(r.body, "\"value\":{\"type\":\"str\",\"value\":\"w1\"}"));
+        }
+    }
     SECTION("another path is 404, another method 405 with Allow") {
         CHECK(answer(get("/nowhere")).status == 404);
         CHECK(answer(get("/metrics/")).status == 404);
