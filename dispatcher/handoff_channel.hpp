@@ -2,9 +2,10 @@
 // The dispatcher's side of hand-off mode (INTERFACE.md section 6): one control connection to
 // the worker of a `handoff` server, kept open (re-established when it closes), over which
 //   - client sockets go to the worker (hand_off, from any session thread);
-//   - the worker says it took each one (accepted: it leaves the in-flight count) and when each
-//     one ended (closed: its count on the server is released, and its log line written here,
-//     as for a relayed connection);
+//   - the worker says which ones it took (cumulatively, in its close reports or a late
+//     accepted message: they leave the in-flight count) and when each one ended (closed: its
+//     count on the server is released, and its log line written here, as for a relayed
+//     connection);
 //   - health checks ask and the worker answers (probe), so a hung worker is caught.
 // A control connection that closes marks the server DOWN at once, and releases what it
 // counted: the worker's connections are gone with it (those in flight are logged as lost).
