@@ -266,6 +266,13 @@ class Descriptors(unittest.TestCase):
             lb, tmp, _ = layout(self, backend.port, server_options="check inter 50ms fall 2")
             port = lb.port("dispatcher")
             dispatcher = lb.pid_of(1)
+
+            def statuses():
+                return {r["svname"]: r["status"] for r in show_stat(sock_path(tmp, 1))
+                        if r["pxname"] == "dispatcher" and r["svname"] in ("w2", "w3")}
+            # Fully UP first (a new server is "UP 1/2" until its first check passes).
+            wait_until(lambda: statuses() == {"w2": "UP", "w3": "UP"},
+                       message="both workers fully UP")
             limits = resource.prlimit(dispatcher, resource.RLIMIT_NOFILE)
             self.addCleanup(resource.prlimit, dispatcher, resource.RLIMIT_NOFILE, limits)
             mark = lb.log.count()
