@@ -58,16 +58,18 @@ SessionRecord::SessionRecord(ProcessState& process, ListenerRuntime& listener, C
     holds_slot_ = true;
     slot.disown();
     add(process.total_connections);
-    process.connection_rate.add();
+    // The rates count the connection when it was accepted: no clock reading of their own.
+    process.connection_rate.add(accepted);
     raise_max(process.max_connections, process.connections.count());
-    listener.stats.traffic.entered();
-    listener.frontend->stats.traffic.entered();
+    listener.stats.traffic.entered(accepted);
+    listener.frontend->stats.traffic.entered(accepted);
 }
 
 void SessionRecord::begin_session() {
-    process_->session_rate.add();
-    listener_->stats.traffic.began();
-    listener_->frontend->stats.traffic.began();
+    const auto now = Clock::now();  // one reading for the three rates
+    process_->session_rate.add(now);
+    listener_->stats.traffic.began(now);
+    listener_->frontend->stats.traffic.began(now);
 }
 
 SessionRecord::SessionRecord(SessionRecord&& other) noexcept

@@ -575,6 +575,10 @@ std::string nohop_slot_name(const config::Bind& bind, int process) {
            std::to_string(process);
 }
 
+std::string_view stat_column_name(std::size_t column) {
+    return column < column_names.size() ? column_names[column] : std::string_view();
+}
+
 std::string_view StatLine::operator[](std::string_view column) const {
     const auto found = std::find(column_names.begin(), column_names.end(), column);
     const auto index = static_cast<std::size_t>(found - column_names.begin());

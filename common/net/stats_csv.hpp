@@ -58,6 +58,9 @@ std::uint64_t global_maxconn(const ProcessRuntime& runtime);
 // The header line, "# pxname,...,h1_spliced_bytes_out,\n".
 const std::string& stat_header();
 
+// The name of show stat's column COLUMN ("pxname", ..., "-", ...); empty past the last.
+std::string_view stat_column_name(std::size_t column);
+
 // One line of `show stat` before it is written: the value of each column, unquoted. The stats
 // page and the Prometheus metrics (stats_html.hpp, stats_metrics.hpp) read these lines, so
 // that every view of the stats shows the same state.

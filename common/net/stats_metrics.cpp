@@ -161,6 +161,13 @@ private:
     std::string out_;
 };
 
+// A show stat number of milliseconds as Prometheus's seconds ("1234" -> "1.234").
+std::string seconds_of(std::string_view ms) {
+    std::int64_t n = 0;
+    std::from_chars(ms.data(), ms.data() + ms.size(), n);
+    return fmt::format("{:.3f}", static_cast<double>(n) / 1000.0);
+}
+
 // proxy="..." or proxy="...",server="...".
 std::string labels_of(const StatLine& line) {
     std::string labels = "proxy=\"" + label_value(line["pxname"]) + "\"";
@@ -260,10 +267,7 @@ void check_families(Writer& w, const StatsSnapshot& snapshot) {
     for (const StatLine& line : snapshot.lines) {
         const std::string_view ms = line["check_duration"];
         if (kind_of(line) == server && is_number(ms)) {
-            std::int64_t n = 0;
-            std::from_chars(ms.data(), ms.data() + ms.size(), n);
-            w.sample("server_check_duration_seconds", labels_of(line),
-                     fmt::format("{:.3f}", static_cast<double>(n) / 1000.0));
+            w.sample("server_check_duration_seconds", labels_of(line), seconds_of(ms));
         }
     }
 }
@@ -288,9 +292,7 @@ void metric_families(Writer& w, const StatsSnapshot& snapshot, unsigned kind,
                 w.sample(name, labels_of(line), value);
                 continue;
             }
-            std::int64_t ms = 0;
-            std::from_chars(value.data(), value.data() + value.size(), ms);
-            w.sample(name, labels_of(line), fmt::format("{:.3f}", static_cast<double>(ms) / 1000.0));
+            w.sample(name, labels_of(line), seconds_of(value));
         }
     }
 }

@@ -151,9 +151,6 @@ constexpr std::array<std::array<FieldType, 4>, 128> stat_field_types{{
 }};
 // clang-format on
 
-constexpr std::size_t dash_column = 103;  // the CSV's "-": no field
-constexpr std::size_t last_chk_column = 56;
-constexpr std::size_t check_status_column = 36;
 
 struct InfoField {
     int position;
@@ -344,19 +341,19 @@ struct Field {
 
 std::vector<Field> fields_of(const StatLine& line) {
     const std::size_t kind = kind_of(line);
-    const std::string_view header = std::string_view(stat_header()).substr(2);
+    const bool checked_server = kind == 2 && !line["check_status"].empty();
     std::vector<Field> fields;
-    std::size_t start = 0;
+    std::size_t position = 0;  // HAProxy's: the CSV's "-" column is no field
     for (std::size_t column = 0; column < line.values.size(); ++column) {
-        const std::size_t end = header.find(',', start);
-        const std::string_view name = header.substr(start, end - start);
-        start = end + 1;
+        const std::string_view name = stat_column_name(column);
+        if (name == "-") {
+            continue;
+        }
+        const std::size_t field_position = position++;
         const std::string& value = line.values[column];
         // A field with no value is not shown, except a checked server's last_chk: HAProxy
         // shows it empty after a check that had nothing to say (CSV cannot tell the two).
-        const bool shown_empty = column == last_chk_column && kind == 2 &&
-                                 !line.values[check_status_column].empty();
-        if (column == dash_column || (value.empty() && !shown_empty)) {
+        if (value.empty() && !(checked_server && name == "last_chk")) {
             continue;
         }
         FieldType type = stat_field_types[column][kind];
@@ -366,7 +363,7 @@ std::vector<Field> fields_of(const StatLine& line) {
         if (type.tags.empty()) {
             continue;
         }
-        fields.push_back({column < dash_column ? column : column - 1, name, type, value});
+        fields.push_back({field_position, name, type, value});
     }
     return fields;
 }

@@ -1,4 +1,4 @@
-#include "common/net/rates.hpp"
+#include "common/net/counters.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>
