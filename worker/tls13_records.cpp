@@ -2,12 +2,12 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/kdf.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
+#include <array>
 #include <cstring>
-#include <string>
-#include <vector>
 
 namespace tierlb::worker::tls13 {
 
@@ -29,13 +29,35 @@ const EVP_CIPHER* cipher_of(Suite suite) {
     return nullptr;
 }
 
-const char* digest_of(Suite suite) {
-    return suite == Suite::aes_256_gcm_sha384 ? "SHA384" : "SHA256";
-}
-
-EVP_KDF* hkdf() {
-    static EVP_KDF* const kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-    return kdf;
+// This thread's HMAC context for the suite's hash, made once: HKDF through EVP_KDF would look
+// the digest and the MAC up by name on every derivation (four per connection taken over),
+// which cost more than the hashing itself. EVP_MAC_init with a new key starts it afresh.
+EVP_MAC_CTX* hmac_of(Suite suite) {
+    static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    struct Contexts {
+        EVP_MAC_CTX* sha256 = nullptr;
+        EVP_MAC_CTX* sha384 = nullptr;
+        ~Contexts() {
+            EVP_MAC_CTX_free(sha256);
+            EVP_MAC_CTX_free(sha384);
+        }
+    };
+    thread_local Contexts contexts;
+    const bool sha384 = suite == Suite::aes_256_gcm_sha384;
+    EVP_MAC_CTX*& ctx = sha384 ? contexts.sha384 : contexts.sha256;
+    if (ctx == nullptr && hmac != nullptr) {
+        ctx = EVP_MAC_CTX_new(hmac);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                             const_cast<char*>(sha384 ? "SHA384" : "SHA256"), 0),
+            OSSL_PARAM_construct_end(),
+        };
+        if (ctx != nullptr && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = nullptr;
+        }
+    }
+    return ctx;
 }
 
 // The record's nonce: the IV with the 64-bit sequence number XORed into its last bytes.
@@ -73,31 +95,48 @@ std::size_t key_size(Suite suite) {
 bool hkdf_expand_label(Suite suite, std::span<const std::uint8_t> secret, std::string_view label,
                        std::span<const std::uint8_t> context, std::span<std::uint8_t> out) {
     // struct { uint16 length; opaque label<7..255> = "tls13 " + Label; opaque context<0..255>; }
-    const std::string full = "tls13 " + std::string(label);
-    std::vector<std::uint8_t> info;
-    info.push_back(static_cast<std::uint8_t>(out.size() >> 8));
-    info.push_back(static_cast<std::uint8_t>(out.size()));
-    info.push_back(static_cast<std::uint8_t>(full.size()));
-    info.insert(info.end(), full.begin(), full.end());
-    info.push_back(static_cast<std::uint8_t>(context.size()));
-    info.insert(info.end(), context.begin(), context.end());
-
-    EVP_KDF_CTX* kctx = EVP_KDF_CTX_new(hkdf());
-    if (kctx == nullptr) {
+    constexpr std::string_view prefix = "tls13 ";
+    if (prefix.size() + label.size() > 255 || context.size() > 255 ||
+        out.size() > 255 * hash_size(suite)) {
         return false;
     }
-    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char*>(digest_of(suite)),
-                                         0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                          const_cast<std::uint8_t*>(secret.data()), secret.size()),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info.data(), info.size()),
-        OSSL_PARAM_construct_end(),
+    std::array<std::uint8_t, 2 + 1 + 255 + 1 + 255> info;
+    std::size_t size = 0;
+    auto append = [&](const void* bytes, std::size_t n) {
+        std::memcpy(info.data() + size, bytes, n);
+        size += n;
     };
-    const bool ok = EVP_KDF_derive(kctx, out.data(), out.size(), params) == 1;
-    EVP_KDF_CTX_free(kctx);
+    info[size++] = static_cast<std::uint8_t>(out.size() >> 8);
+    info[size++] = static_cast<std::uint8_t>(out.size());
+    info[size++] = static_cast<std::uint8_t>(prefix.size() + label.size());
+    append(prefix.data(), prefix.size());
+    append(label.data(), label.size());
+    info[size++] = static_cast<std::uint8_t>(context.size());
+    append(context.data(), context.size());
+
+    // HKDF-Expand (RFC 5869): T(i) = HMAC(secret, T(i-1) | info | i), the output their
+    // concatenation. Every TLS 1.3 label here fits in T(1).
+    EVP_MAC_CTX* mac = hmac_of(suite);
+    if (mac == nullptr) {
+        return false;
+    }
+    std::array<std::uint8_t, EVP_MAX_MD_SIZE> block{};
+    std::size_t block_size = 0;
+    bool ok = true;
+    for (std::size_t done = 0, i = 1; ok && done < out.size(); ++i) {
+        const std::uint8_t counter = static_cast<std::uint8_t>(i);
+        ok = EVP_MAC_init(mac, secret.data(), secret.size(), nullptr) == 1 &&
+             EVP_MAC_update(mac, block.data(), block_size) == 1 &&
+             EVP_MAC_update(mac, info.data(), size) == 1 &&
+             EVP_MAC_update(mac, &counter, 1) == 1 &&
+             EVP_MAC_final(mac, block.data(), &block_size, block.size()) == 1;
+        const std::size_t n = std::min(block_size, out.size() - done);
+        if (ok) {
+            std::memcpy(out.data() + done, block.data(), n);
+        }
+        done += n;
+    }
+    OPENSSL_cleanse(block.data(), block.size());
     return ok;
 }
 
