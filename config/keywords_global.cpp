@@ -82,6 +82,17 @@ void set_idle_offload(ParseContext& ctx, Global& g, const Words& w) {
     g.tune_ssl_idle_offload = w[1] == "on";
 }
 
+void set_dispatcher_sched_batch(ParseContext& ctx, Global& g, const Words& w) {
+    if (!ctx.expect_args(w, 1, 1, "tune.dispatcher.sched-batch on|off")) {
+        return;
+    }
+    if (w[1] != "on" && w[1] != "off") {
+        ctx.error("'tune.dispatcher.sched-batch' expects 'on' or 'off', not '" + w[1] + "'");
+        return;
+    }
+    g.tune_dispatcher_sched_batch = w[1] == "on";
+}
+
 void set_hard_stop_after(ParseContext& ctx, Global& g, const Words& w) {
     Duration d{};
     if (ctx.expect_args(w, 1, 1, "hard-stop-after <time>") &&
@@ -277,6 +288,7 @@ constexpr GlobalKeyword global_keywords[] = {
     {"cpu-map", set_cpu_map},
     {"tune.maxaccept", set_maxaccept},
     {"tune.ssl.idle-offload", set_idle_offload},
+    {"tune.dispatcher.sched-batch", set_dispatcher_sched_batch},
     {"hard-stop-after", set_hard_stop_after},
     {"stats", set_stats},
     {"log", add_log},

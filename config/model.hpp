@@ -80,6 +80,8 @@ struct Global {
     std::uint32_t tune_maxaccept = 4;
     // tune.ssl.idle-offload: idle TLS 1.3 connections leave OpenSSL (worker/tls_takeover.hpp)
     bool tune_ssl_idle_offload = true;
+    // tune.dispatcher.sched-batch: processes with no TLS bind run under SCHED_BATCH
+    bool tune_dispatcher_sched_batch = true;
     std::optional<Duration> hard_stop_after;
     std::vector<StatsSocket> stats_sockets;
     Duration stats_timeout{10000};

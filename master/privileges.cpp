@@ -64,6 +64,22 @@ void apply_cpu_map(const config::Global& global, int process) {
     }
 }
 
+void apply_dispatcher_scheduling(const config::Global& global, int process,
+                                 bool terminates_tls) {
+    if (!global.tune_dispatcher_sched_batch || terminates_tls) {
+        return;
+    }
+    // SCHED_BATCH: a wake-up of this process does not preempt the one running (a TLS worker
+    // in the middle of a handshake); it runs when that one blocks or its slice ends, and finds
+    // several connections waiting, taken in one turn. Any user may choose it. Threads started
+    // from here on inherit it.
+    const sched_param normal_priority{};
+    if (::sched_setscheduler(0, SCHED_BATCH, &normal_priority) != 0) {
+        log::warning("process {}: tune.dispatcher.sched-batch: cannot run under SCHED_BATCH: {}",
+                     process, std::strerror(errno));
+    }
+}
+
 std::optional<std::string> drop_privileges(const config::Global& global) {
     auto run_as = resolve_run_as(global);
     if (!run_as) {

@@ -32,6 +32,11 @@ uid_t serving_uid(const config::Global& global);
 // error, when the kernel refuses (a CPU that does not exist here).
 void apply_cpu_map(const config::Global& global, int process);
 
+// tune.dispatcher.sched-batch (on by default): a process that terminates no TLS -- a
+// dispatcher -- runs under SCHED_BATCH, so that its wake-ups do not interrupt TLS workers on
+// the same cores. Before the process's threads start.
+void apply_dispatcher_scheduling(const config::Global& global, int process, bool terminates_tls);
+
 // Switches to the global user and group. An error when they cannot be taken (not root).
 std::optional<std::string> drop_privileges(const config::Global& global);
 

@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <cerrno>
@@ -155,6 +156,10 @@ std::optional<std::string> ProcessHost::start(const std::map<std::string, int>& 
     log::use_writer_threads();
     apply_cpu_map(config_->global, runtime_.state.number);  // before any thread starts
     build_runtime();
+    const bool terminates_tls =
+        std::any_of(runtime_.listeners.begin(), runtime_.listeners.end(),
+                    [](const auto& listener) { return listener->config->ssl; });
+    apply_dispatcher_scheduling(config_->global, runtime_.state.number, terminates_tls);
     if (const char* fd = std::getenv(control_fd_variable)) {
         control_ = std::make_unique<ControlChannel>(std::atoi(fd));
         ::unsetenv(control_fd_variable);

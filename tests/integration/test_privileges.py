@@ -89,5 +89,37 @@ class CpuMap(unittest.TestCase):
                 self.assertEqual(echo_once(lb.port("dispatcher")), b"ping")
 
 
+class DispatcherScheduling(unittest.TestCase):
+    def test_a_process_without_tls_runs_under_sched_batch(self):
+        """tune.dispatcher.sched-batch, on by default: the dispatcher (no TLS bind) runs under
+        SCHED_BATCH, every thread of it; a TLS worker keeps the normal policy; off keeps both
+        normal."""
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            pem = self_signed(tmp, "worker.test")
+            for setting, dispatcher_policy in (("", os.SCHED_BATCH),
+                                               ("tune.dispatcher.sched-batch off",
+                                                os.SCHED_OTHER)):
+                config, _, _ = two_tier(backend.port, workers=1, send_proxy="handoff",
+                                        global_extra="nbthread 2\n" + setting)
+                config = config.replace(" accept-proxy\n", " accept-handoff ssl crt %s\n" % pem)
+                with Tierlb(config) as lb:
+                    dispatcher = lb.pid_of(1)
+                    threads = [int(t) for t in os.listdir("/proc/%d/task" % dispatcher)]
+                    self.assertGreaterEqual(len(threads), 2)
+                    for thread in threads:
+                        self.assertEqual(os.sched_getscheduler(thread), dispatcher_policy,
+                                         "thread %d of the dispatcher (%r)" % (thread, setting))
+                    self.assertEqual(os.sched_getscheduler(lb.pid_of(2)), os.SCHED_OTHER)
+                    self.assertEqual(os.sched_getscheduler(lb.process.pid), os.SCHED_OTHER)
+                    ctx = ssl.create_default_context()
+                    ctx.check_hostname = False
+                    ctx.verify_mode = ssl.CERT_NONE
+                    raw = socket.create_connection(("127.0.0.1", lb.port("dispatcher")),
+                                                   timeout=5)
+                    with ctx.wrap_socket(raw, server_hostname="worker.test") as s:
+                        s.sendall(b"batch")
+                        self.assertEqual(s.recv(20), b"batch")
+
+
 if __name__ == "__main__":
     unittest.main()
