@@ -103,8 +103,10 @@ bool hkdf_expand_label(Suite suite, std::span<const std::uint8_t> secret, std::s
     std::array<std::uint8_t, 2 + 1 + 255 + 1 + 255> info;
     std::size_t size = 0;
     auto append = [&](const void* bytes, std::size_t n) {
-        std::memcpy(info.data() + size, bytes, n);
-        size += n;
+        if (n > 0) {  // an empty context's data() may be null, which memcpy must not get
+            std::memcpy(info.data() + size, bytes, n);
+            size += n;
+        }
     };
     info[size++] = static_cast<std::uint8_t>(out.size() >> 8);
     info[size++] = static_cast<std::uint8_t>(out.size());
