@@ -31,7 +31,9 @@ const EVP_CIPHER* cipher_of(Suite suite) {
 
 // This thread's HMAC context for the suite's hash, made once: HKDF through EVP_KDF would look
 // the digest and the MAC up by name on every derivation (four per connection taken over),
-// which cost more than the hashing itself. EVP_MAC_init with a new key starts it afresh.
+// which cost more than the hashing itself. EVP_MAC_init with a new key starts it afresh. It
+// holds the last secret's HMAC state until the next derivation; the taken-over connection
+// keeps that secret itself anyway (KeyUpdate derives the next one from it).
 EVP_MAC_CTX* hmac_of(Suite suite) {
     static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
     struct Contexts {
