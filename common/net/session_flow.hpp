@@ -104,6 +104,12 @@ Task<void> replace_lost_server(TunnelType& tunnel) {
     tunnel.resume();
 }
 
+// The local address of a connection accepted on LISTENER: a bind on one address (not 0.0.0.0
+// or ::) is it already, with no getsockname per connection.
+inline SocketAddress accepted_local_address(const ListenerRuntime& listener, int fd) {
+    return is_specific(listener.bound) ? listener.bound : local_address(fd);
+}
+
 // Hand-off mode: the client socket goes to the chosen server's worker, which owns the
 // connection from then on. True once handed off; false when that worker cannot take it now
 // (the socket is back in this process's poller, for another choice).
@@ -117,10 +123,8 @@ bool give_to_worker(TunnelType& tunnel, HandoffTarget& target, const SocketAddre
         HandoffRequest request;
         request.fd = client.fd();
         request.client = peer;
-        // A bind on one address (not 0.0.0.0 or ::) is the local address already: no
-        // getsockname per hand-off.
         const ListenerRuntime& listener = record.listener();
-        request.local = is_specific(listener.bound) ? listener.bound : local_address(client.fd());
+        request.local = accepted_local_address(listener, client.fd());
         request.listener_index = listener.index;
         request.accepted = std::chrono::system_clock::now() -
                            std::chrono::duration_cast<std::chrono::system_clock::duration>(
@@ -296,7 +300,7 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
     }
     if (target.options.send_proxy != config::SendProxy::none) {
         if (!client.destination) {
-            client.destination = local_address(tunnel->client().fd());
+            client.destination = accepted_local_address(listener, tunnel->client().fd());
         }
         tunnel->prefix_to_server(proxy_header_for(target, client.source, *client.destination,
                                                   tier.v2_extras(*tunnel, target)));

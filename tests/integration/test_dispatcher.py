@@ -255,6 +255,28 @@ class ProxyProtocol(unittest.TestCase):
                                  "PROXY TCP4 203.0.113.7 198.51.100.1 4242 443\r\n")
                 lb.log.wait_for(r"^203\.0\.113\.7:4242 \[.*\] worker worker/app ")
 
+    def test_the_header_carries_the_address_the_client_reached(self):
+        """The PROXY header's destination is the address the client connected to, whether the
+        bind names one address (taken from the bind, no getsockname) or any (0.0.0.0: asked of
+        the socket)."""
+        for bind in ("127.0.0.1:0", "0.0.0.0:0"):
+            with EchoBackend(read_proxy=True) as backend:
+                config, _, _ = two_tier(backend.port, workers=1)
+                config = config.replace("    bind 127.0.0.1:0 process 1",
+                                        "    bind %s process 1" % bind)
+                config = config.replace("    server app 127.0.0.1:%d" % backend.port,
+                                        "    server app 127.0.0.1:%d send-proxy" % backend.port)
+                with Tierlb(config) as lb:
+                    port = lb.port("dispatcher")
+                    with connect(port) as s:
+                        client_port = s.getsockname()[1]
+                        s.sendall(b"where")
+                        self.assertEqual(s.recv(10), b"where")
+                    wait_until(lambda: backend.proxy_lines, message="the backend's PROXY line")
+                    self.assertEqual(backend.proxy_lines[0],
+                                     "PROXY TCP4 127.0.0.1 127.0.0.1 %d %d\r\n"
+                                     % (client_port, port), bind)
+
     def test_bad_header_is_closed_logged_and_others_served(self):
         with EchoBackend() as backend:
             config, _, _ = two_tier(backend.port, dispatcher_bind_options="accept-proxy")
