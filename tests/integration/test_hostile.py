@@ -210,7 +210,13 @@ class Descriptors(unittest.TestCase):
         self.run_out(headroom=20, timeout_queue="5s")
 
     def test_a_client_left_without_a_descriptor_for_its_server_ends_rc(self):
-        self.run_out(headroom=21, timeout_queue="300ms")
+        # Which client meets the last descriptor depends on how the accepts and their sessions
+        # interleave: an odd headroom makes it likely, not certain (about 1 run in 10 under
+        # ASan has accept() itself find none). A few tries, each with fresh processes.
+        for headroom in (21, 23, 25):
+            if self.run_out(headroom=headroom, timeout_queue="300ms"):
+                return
+        self.fail("no client waited past timeout queue in three tries")
 
     def run_out(self, headroom, timeout_queue):
         with EchoBackend() as backend:
@@ -236,8 +242,6 @@ class Descriptors(unittest.TestCase):
                 dropped = flood.ports("closed")
                 if headroom % 2 == 0:
                     self.assertEqual(dropped, [], "a client was dropped")
-                else:
-                    self.assertGreater(len(dropped), 0, "no client waited past timeout queue")
                 for client_port in dropped:
                     lb.log.wait_for(log_pattern(client_port, r"dispatcher dispatcher/\S+ .* RC "),
                                     timeout=5, start=mark)
@@ -256,6 +260,7 @@ class Descriptors(unittest.TestCase):
                 resource.prlimit(dispatcher, resource.RLIMIT_NOFILE, limits)
             client.check()
             self.assertEqual(echo_once(port), b"ping")
+            return len(dropped)
 
     def test_checks_without_a_descriptor_leave_the_workers_up(self):
         """The dispatcher, out of descriptors, cannot open a socket for its health checks.
