@@ -71,26 +71,24 @@ void set_maxaccept(ParseContext& ctx, Global& g, const Words& w) {
         g.tune_maxaccept);
 }
 
-void set_idle_offload(ParseContext& ctx, Global& g, const Words& w) {
-    if (!ctx.expect_args(w, 1, 1, "tune.ssl.idle-offload on|off")) {
+// KEYWORD on|off into FLAG.
+void set_on_off(ParseContext& ctx, const Words& w, const std::string& keyword, bool& flag) {
+    if (!ctx.expect_args(w, 1, 1, keyword + " on|off")) {
         return;
     }
     if (w[1] != "on" && w[1] != "off") {
-        ctx.error("'tune.ssl.idle-offload' expects 'on' or 'off', not '" + w[1] + "'");
+        ctx.error("'" + keyword + "' expects 'on' or 'off', not '" + w[1] + "'");
         return;
     }
-    g.tune_ssl_idle_offload = w[1] == "on";
+    flag = w[1] == "on";
+}
+
+void set_idle_offload(ParseContext& ctx, Global& g, const Words& w) {
+    set_on_off(ctx, w, "tune.ssl.idle-offload", g.tune_ssl_idle_offload);
 }
 
 void set_dispatcher_sched_batch(ParseContext& ctx, Global& g, const Words& w) {
-    if (!ctx.expect_args(w, 1, 1, "tune.dispatcher.sched-batch on|off")) {
-        return;
-    }
-    if (w[1] != "on" && w[1] != "off") {
-        ctx.error("'tune.dispatcher.sched-batch' expects 'on' or 'off', not '" + w[1] + "'");
-        return;
-    }
-    g.tune_dispatcher_sched_batch = w[1] == "on";
+    set_on_off(ctx, w, "tune.dispatcher.sched-batch", g.tune_dispatcher_sched_batch);
 }
 
 void set_hard_stop_after(ParseContext& ctx, Global& g, const Words& w) {
