@@ -30,6 +30,10 @@ global options (before or after MODE):
   --resume              rate: offer the latest session ticket on each new connection
   --no-verify           do not verify the server's certificate (the default)
   --ca FILE             verify the server's certificate against FILE (and --sni's name)
+  --light               rate: a light TLS 1.3 client of our own (X25519, AES-GCM) that
+                        neither decodes the certificate nor checks its signature and
+                        reuses one key share per thread, so that the servers, not the
+                        client, are what fills the cores; full handshakes only
 
 modes:
   rate    --concurrency C --duration S --size B
@@ -62,7 +66,7 @@ modes:
 
 const std::set<std::string> modes = {"rate", "latency", "bulk", "idle", "longlived"};
 // The options that take no value.
-const std::set<std::string> flags = {"tls", "resume", "no-verify", "control"};
+const std::set<std::string> flags = {"tls", "resume", "no-verify", "control", "light"};
 
 }  // namespace
 
@@ -110,6 +114,7 @@ int main(int argc, char** argv) {
     tls_options.alpn = options.get("alpn", "");
     tls_options.resume = options.has("resume");
     tls_options.ca_file = options.get("ca", "");
+    tls_options.light = options.has("light");
     bool no_verify = options.has("no-verify");
     if (!options.ok()) {
         return usage_error(mode, options.error());
@@ -119,15 +124,21 @@ int main(int argc, char** argv) {
     }
     settings.target = *target;
     bool tls_only = !tls_options.sni.empty() || !tls_options.alpn.empty() || tls_options.resume ||
-                    !tls_options.ca_file.empty() || no_verify;
+                    !tls_options.ca_file.empty() || no_verify || tls_options.light;
     if (!tls && tls_only) {
-        return usage_error(mode, "--sni, --alpn, --resume, --no-verify and --ca need --tls");
+        return usage_error(mode,
+                           "--sni, --alpn, --resume, --no-verify, --ca and --light need --tls");
     }
     if (no_verify && !tls_options.ca_file.empty()) {
         return usage_error(mode, "--no-verify and --ca contradict each other");
     }
     if (tls_options.resume && mode != "rate") {
         return usage_error(mode, "--resume is for the rate mode");
+    }
+    if (tls_options.light &&
+        (mode != "rate" || tls_options.resume || !tls_options.ca_file.empty())) {
+        return usage_error(mode,
+                           "--light is for the rate mode's full handshakes (no --resume, no --ca)");
     }
     if (tls) {
         settings.tls = Tls_client::create(tls_options, error);

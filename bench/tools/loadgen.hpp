@@ -196,6 +196,32 @@ int run_bulk(Runtime& runtime, Options& options);
 int run_idle(Runtime& runtime, Options& options);
 int run_longlived(Runtime& runtime, Options& options);
 
+// One connection of a TLS rate worker: when each stage ended, and how the connection ended.
+struct Tls_attempt {
+    clock::time_point started = clock::now();
+    clock::time_point connected = started;
+    clock::time_point handshaken = started;
+    clock::time_point finished = started;
+    boost::system::error_code error;
+    bool connect_failed = false;
+    bool handshaking = false;  // the error came during the TLS handshake
+    std::size_t received = 0;  // echo bytes read before the error
+    bool resumed = false;
+};
+
+// Counts ATTEMPT in THREAD's figures: a failure by its kind (then a short back-off before the
+// next attempt), or a success with, inside WINDOW, its latency stage by stage.
+Task<> account_tls_attempt(Thread_state& thread, const Window& window, const Tls_attempt& attempt);
+
+// The rate mode's worker with --light (loadgen_light.cpp): as the OpenSSL one, each stage
+// timed apart, with tls13_light's client.
+Task<> light_rate_worker(Thread_state& thread, const Settings& settings, std::size_t size,
+                         Window window);
+
+// After a failure, waits a little before the worker retries, so that a refused port does not
+// become a spin.
+Task<> back_off(asio::io_context& ctx);
+
 // Connects sockets[index] of THREAD, then (TLS runs) handshakes into ssl[index]; a failure is
 // counted and leaves the socket closed.
 Task<> connect_one(Thread_state& thread, std::size_t index, const Settings& settings);

@@ -25,12 +25,6 @@ double seconds_between(clock::time_point from, clock::time_point to) {
     return std::max(0.0, std::chrono::duration<double>(to - from).count());
 }
 
-// After a failure, wait a little before retrying, so a refused port does not become a spin.
-Task<> back_off(asio::io_context& ctx) {
-    Timer timer(ctx, std::chrono::milliseconds(10));
-    co_await timer.async_wait(nothrow);
-}
-
 // Prints "window start" and "window end" on stdout when the measured part of the run begins
 // and ends, so that a driver can read the proxies' CPU time over exactly that part (and not
 // over the warm-up, the set-up of the connections or what their closing costs).
@@ -106,17 +100,15 @@ Task<> tls_rate_worker(Thread_state& thread, const Settings& settings, std::size
     std::vector<char> in(size);
     const bool resume = settings.tls->options().resume;
     while (!thread.watchdog.ended()) {
-        auto started = clock::now();
-        auto connected = started;
-        auto handshaken = started;
+        Tls_attempt attempt;
         watch.arm(settings.timeout);
         auto [connect_error] = co_await socket.async_connect(settings.target, nothrow);
-        boost::system::error_code error = connect_error;
-        bool handshaking = false;
-        std::size_t received = 0;
+        boost::system::error_code& error = attempt.error;
+        error = connect_error;
+        attempt.connect_failed = bool(connect_error);
         Ssl_ptr ssl;
         if (!error) {
-            connected = clock::now();
+            attempt.connected = clock::now();
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
             socket.non_blocking(true, error);
@@ -125,27 +117,26 @@ Task<> tls_rate_worker(Thread_state& thread, const Settings& settings, std::size
             if (!ssl) {
                 error = asio::error::no_memory;
             }
-            handshaking = true;
+            attempt.handshaking = true;
             if (!error) {
                 error = co_await tls_handshake(socket, ssl.get());
             }
         }
         if (!error) {
-            handshaking = false;
-            handshaken = clock::now();
+            attempt.handshaking = false;
+            attempt.handshaken = clock::now();
             auto written = co_await tls_write_all(socket, ssl.get(), out.data(), out.size());
             error = written.error;
             if (!error) {
                 auto read = co_await tls_read_exact(socket, ssl.get(), in.data(), in.size());
                 error = read.error;
-                received = read.bytes;
+                attempt.received = read.bytes;
             }
         }
         watch.disarm();
-        auto finished = clock::now();
-        bool resumed = false;
+        attempt.finished = clock::now();
         if (!error) {
-            resumed = SSL_session_reused(ssl.get()) == 1;
+            attempt.resumed = SSL_session_reused(ssl.get()) == 1;
             if (thread.tls_info.empty()) {
                 thread.tls_info = tls_describe(ssl.get());
             }
@@ -162,25 +153,34 @@ Task<> tls_rate_worker(Thread_state& thread, const Settings& settings, std::size
         ssl.reset();
         boost::system::error_code ignored;
         socket.close(ignored);
-        if (error) {
-            if (!thread.watchdog.ended()) {
-                thread.errors.add(received > 0 ? Error_kind::short_read
-                                               : classify(error, bool(connect_error), handshaking));
-                co_await back_off(thread.ctx);
-            }
-            continue;
-        }
-        ++thread.completed_all;
-        if (window.contains(finished)) {
-            ++thread.completed;
-            thread.resumed += resumed ? 1 : 0;
-            thread.latency.record(finished - started);
-            thread.connect_latency.record(connected - started);
-            thread.handshake_latency.record(handshaken - connected);
-            thread.exchange_latency.record(finished - handshaken);
-        }
+        co_await account_tls_attempt(thread, window, attempt);
     }
 }
+
+}  // namespace
+
+Task<> account_tls_attempt(Thread_state& thread, const Window& window, const Tls_attempt& attempt) {
+    if (attempt.error) {
+        if (!thread.watchdog.ended()) {
+            thread.errors.add(attempt.received > 0 ? Error_kind::short_read
+                                                   : classify(attempt.error, attempt.connect_failed,
+                                                              attempt.handshaking));
+            co_await back_off(thread.ctx);
+        }
+        co_return;
+    }
+    ++thread.completed_all;
+    if (window.contains(attempt.finished)) {
+        ++thread.completed;
+        thread.resumed += attempt.resumed ? 1 : 0;
+        thread.latency.record(attempt.finished - attempt.started);
+        thread.connect_latency.record(attempt.connected - attempt.started);
+        thread.handshake_latency.record(attempt.handshaken - attempt.connected);
+        thread.exchange_latency.record(attempt.finished - attempt.handshaken);
+    }
+}
+
+namespace {
 
 // One latency worker on an established socket: send, wait for the echo, every `interval`
 // (0: back to back), starting at `offset` so the connections do not fire in lockstep.
@@ -335,8 +335,13 @@ int run_rate(Runtime& runtime, Options& options) {
         std::size_t mine = runtime.share(static_cast<std::size_t>(concurrency), thread.index);
         for (std::size_t i = 0; i < mine; ++i) {
             auto bytes = static_cast<std::size_t>(size);
-            thread.watchdog.spawn(settings.tls ? tls_rate_worker(thread, settings, bytes, window)
-                                               : rate_worker(thread, settings, bytes, window));
+            if (!settings.tls) {
+                thread.watchdog.spawn(rate_worker(thread, settings, bytes, window));
+            } else if (settings.tls->options().light) {
+                thread.watchdog.spawn(light_rate_worker(thread, settings, bytes, window));
+            } else {
+                thread.watchdog.spawn(tls_rate_worker(thread, settings, bytes, window));
+            }
         }
         co_await thread.watchdog.run();
     });

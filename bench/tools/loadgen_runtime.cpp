@@ -62,6 +62,11 @@ std::string Error_counts::json() const {
     return json.str();
 }
 
+Task<> back_off(asio::io_context& ctx) {
+    Timer timer(ctx, std::chrono::milliseconds(10));
+    co_await timer.async_wait(nothrow);
+}
+
 Error_kind classify(const boost::system::error_code& error, bool connecting, bool handshaking) {
     namespace err = asio::error;
     // Only the watchdog cancels operations; cancels at the end of a run are not counted.

@@ -123,6 +123,7 @@ std::shared_ptr<const Tls_client> Tls_client::create(const Tls_options& options,
                                                      std::string& error) {
     std::shared_ptr<Tls_client> client(new Tls_client());
     client->options_ = options;
+    client->light_options_.sni = options.sni;
     client->ctx_.reset(SSL_CTX_new(TLS_client_method()));
     SSL_CTX* ctx = client->ctx_.get();
     if (ctx == nullptr) {
@@ -155,6 +156,7 @@ std::shared_ptr<const Tls_client> Tls_client::create(const Tls_options& options,
         if (wire.empty()) {
             return nullptr;
         }
+        client->light_options_.alpn = wire;
         // Returns 0 on success, unlike most of OpenSSL.
         if (SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(wire.data()),
                                     static_cast<unsigned>(wire.size())) != 0) {

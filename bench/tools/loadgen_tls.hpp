@@ -14,6 +14,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "bench/tools/common.hpp"
+#include "bench/tools/tls13_light.hpp"
 
 namespace bench::loadgen {
 
@@ -37,6 +38,7 @@ struct Tls_options {
     std::string alpn;     // comma-separated, empty: no ALPN extension
     bool resume = false;  // rate mode: offer the latest session ticket on the next connection
     std::string ca_file;  // empty: no verification (self-signed benchmark certificates)
+    bool light = false;   // rate mode: the light TLS 1.3 client (tls13_light.hpp), not OpenSSL's
 };
 
 // The client context shared by every thread (SSL_CTX is safe to share once configured).
@@ -49,11 +51,14 @@ public:
     Ssl_ptr new_ssl(int fd, SSL_SESSION* session) const;
 
     const Tls_options& options() const { return options_; }
+    // SNI and ALPN for the light client.
+    const tls13_light::Light_options& light_options() const { return light_options_; }
 
 private:
     Tls_client() = default;
     std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx_{nullptr, &SSL_CTX_free};
     Tls_options options_;
+    tls13_light::Light_options light_options_;
 };
 
 struct Io_result {

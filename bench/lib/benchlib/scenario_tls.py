@@ -64,6 +64,14 @@ def figures(o, cores_used):
         Figure("system_us_per_hs", "  dispatcher + workers, µs", "lower", 1),
         Figure("loadgen_us_per_hs", "  TLS client (bench_loadgen) CPU per handshake, µs "
                "(for information)", "lower", 1),
+        Figure("hs_light_per_s", "full TLS handshakes/s with the light client (--light: a TLS "
+               "1.3 client that neither decodes the certificate nor checks its signature, so "
+               "that the servers, not the client, fill the cores)", "higher", 0),
+        Figure("workers_us_per_hs_light", "  workers' CPU per handshake, light client, µs",
+               "lower", 1),
+        Figure("system_us_per_hs_light", "  dispatcher + workers, light client, µs", "lower", 1),
+        Figure("loadgen_us_per_hs_light", "  light client CPU per handshake, µs "
+               "(for information)", "lower", 1),
         Figure("res_per_s", "resumed handshakes/s (--resume: the client offers its latest "
                "ticket)", "higher", 0),
         Figure("res_share_pct", "  share of connections resumed, %", "higher", 1),
@@ -318,6 +326,7 @@ class Scenario(ScenarioBase):
                      f"{stages.get('handshake_p50_ms', 0):.2f} ms p99 "
                      f"{stages.get('handshake_p99_ms', 0):.2f} ms; workers "
                      f"{fmt_us(cpu['workers'], conns)} µs/handshake")
+        self.light_handshakes(column, rep, instance)
         if o.skip_resume:
             return
         r, cpu = self.loadgen(column, rep, "rate_resume", instance, [
@@ -331,6 +340,29 @@ class Scenario(ScenarioBase):
                 self.add(column, "workers_us_per_res", cpu["workers"] * 1e6 / conns)
             self.say(f"  {column}: {r['handshakes_per_s']:,.0f} handshakes/s with --resume, "
                      f"{r.get('resumed_share', 0) * 100:.1f}% resumed")
+
+    def light_handshakes(self, column, rep, instance):
+        """The full-handshake rate again with bench_loadgen's light client: the OpenSSL client
+        costs more per handshake than a TLS server, which squeezes every ratio toward 1 on 2
+        cores shared with the servers."""
+        o = self.o
+        r, cpu = self.loadgen(column, rep, "rate_light", instance, [
+            "--light", "rate", "--concurrency", o.rate_concurrency, "--duration",
+            str(o.duration), "--size", o.size])
+        if not r:
+            return
+        self.add(column, "hs_light_per_s", r["handshakes_per_s"])
+        conns = r.get("conns") or 0
+        if conns:
+            per = {role: (None if cpu[role] is None else cpu[role] * 1e6 / conns)
+                   for role in cpu}
+            self.add(column, "workers_us_per_hs_light", per["workers"])
+            self.add(column, "loadgen_us_per_hs_light", per["loadgen"])
+            if per["workers"] is not None:
+                self.add(column, "system_us_per_hs_light",
+                         per["workers"] + (per["dispatcher"] or 0))
+        self.say(f"  {column}: {r['handshakes_per_s']:,.0f} full handshakes/s with the light "
+                 f"client; workers {fmt_us(cpu['workers'], conns)} µs/handshake")
 
     def bulk(self, column, rep, instance, direction):
         o = self.o

@@ -98,6 +98,8 @@ SUMMARY = [
     ("burst", "cpu_split_max", "  CPU split: busiest worker / mean", "lower", 2),
     ("burst", "openssl_limit_ms", "  OpenSSL signing limit for the burst, ms", "lower", 0),
     ("tls", "hs_per_s", "full TLS handshakes/s (32 concurrent)", "higher", 0),
+    ("tls", "hs_light_per_s", "  with the light TLS client (bench_loadgen --light)", "higher",
+     0),
     ("tls", "system_us_per_hs", "  CPU per handshake, all tiers, µs (cost of the extra "
      "tier: vs haproxy-1proc's workers row)", "lower", 0),
     ("tls", "workers_us_per_hs", "  TLS workers' CPU per handshake, µs", "lower", 0),
