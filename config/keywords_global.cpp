@@ -87,21 +87,6 @@ void set_idle_offload(ParseContext& ctx, Global& g, const Words& w) {
     set_on_off(ctx, w, "tune.ssl.idle-offload", g.tune_ssl_idle_offload);
 }
 
-// Longer than the heap trim's quiet second would only delay that trim (net::IdleTrim waits for
-// the takeovers too); a minute is far beyond any use.
-void set_idle_offload_delay(ParseContext& ctx, Global& g, const Words& w) {
-    Duration d{};
-    if (!ctx.expect_args(w, 1, 1, "tune.ssl.idle-offload-delay <time>") ||
-        !ctx.parse("tune.ssl.idle-offload-delay", w[1], parse_time, d)) {
-        return;
-    }
-    if (d > std::chrono::minutes(1)) {
-        ctx.error("'tune.ssl.idle-offload-delay' is at most 1m, not '" + w[1] + "'");
-        return;
-    }
-    g.tune_ssl_idle_offload_delay = d;
-}
-
 void set_dispatcher_sched_batch(ParseContext& ctx, Global& g, const Words& w) {
     set_on_off(ctx, w, "tune.dispatcher.sched-batch", g.tune_dispatcher_sched_batch);
 }
@@ -301,7 +286,6 @@ constexpr GlobalKeyword global_keywords[] = {
     {"cpu-map", set_cpu_map},
     {"tune.maxaccept", set_maxaccept},
     {"tune.ssl.idle-offload", set_idle_offload},
-    {"tune.ssl.idle-offload-delay", set_idle_offload_delay},
     {"tune.dispatcher.sched-batch", set_dispatcher_sched_batch},
     {"hard-stop-after", set_hard_stop_after},
     {"stats", set_stats},

@@ -80,9 +80,6 @@ struct Global {
     std::uint32_t tune_maxaccept = 4;
     // tune.ssl.idle-offload: idle TLS 1.3 connections leave OpenSSL (worker/tls_takeover.hpp)
     bool tune_ssl_idle_offload = true;
-    // tune.ssl.idle-offload-delay: how long a connection stays idle before it is taken over
-    // (0: as soon as a read would block)
-    Duration tune_ssl_idle_offload_delay{200};
     // tune.dispatcher.sched-batch: processes with no TLS bind run under SCHED_BATCH
     bool tune_dispatcher_sched_batch = true;
     std::optional<Duration> hard_stop_after;

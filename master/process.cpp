@@ -271,8 +271,7 @@ std::optional<std::string> ProcessHost::start_listeners(const std::map<std::stri
 // processes: from the tls-ticket-keys file, else from the master, else (a process run alone)
 // made here.
 std::optional<std::string> ProcessHost::start_tls() {
-    worker::enable_idle_offload(config_->global.tune_ssl_idle_offload,
-                                config_->global.tune_ssl_idle_offload_delay);
+    worker::enable_idle_offload(config_->global.tune_ssl_idle_offload);
     const auto& keys_file = config_->global.tls_ticket_keys;
     if (!keys_file.empty()) {
         auto keys = worker::TicketKeys::read_file(keys_file);

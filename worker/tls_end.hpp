@@ -9,11 +9,8 @@
 //
 // Idle offload (tune.ssl.idle-offload): once a TLS 1.3 connection is idle -- a read would
 // block and OpenSSL holds nothing -- its record layer is taken over (worker/tls_takeover.hpp)
-// and the SSL object freed; a Tls13Stream reads and writes the records from then on. When a
-// read would block (or a write completes while the reads wait), the connection is put on the
-// thread's idle wheel for tune.ssl.idle-offload-delay and taken over then if its reads still
-// wait: one that ends first (a request and its response) never pays for the takeover's key
-// derivations. With a delay of 0, or without a wheel (unit tests), it is taken over at once.
+// and the SSL object freed; a Tls13Stream reads and writes the records from then on. Taken
+// over when a read would block, or when a write completes while the reads wait.
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -25,7 +22,6 @@
 #include <string>
 #include <system_error>
 
-#include "common/net/idle_wheel.hpp"
 #include "common/net/poller.hpp"
 #include "common/net/stream_end.hpp"
 #include "worker/tls13_stream.hpp"
@@ -33,9 +29,9 @@
 
 namespace tierlb::worker {
 
-class TlsEnd : private net::IdleEntry {
+class TlsEnd {
 public:
-    TlsEnd() : IdleEntry(&TlsEnd::offload_tick) {}
+    TlsEnd() = default;
     TlsEnd(const TlsEnd&) = delete;
     TlsEnd& operator=(const TlsEnd&) = delete;
     ~TlsEnd() { close(); }
@@ -52,11 +48,9 @@ public:
     SSL* ssl() const { return ssl_; }
     bool taken_over() const { return stream_ != nullptr; }
 
-    // TLS from here on, as the server side; takes SSL. WHEEL (this thread's) times the idle
-    // offload; null: taken over as soon as the connection is idle.
-    void begin(SSL* ssl, net::IdleWheel* wheel = nullptr) {
+    // TLS from here on, as the server side; takes SSL.
+    void begin(SSL* ssl) {
         ssl_ = ssl;
-        wheel_ = wheel;
         SSL_set_fd(ssl_, watch_.fd);
         SSL_set_accept_state(ssl_);
     }
@@ -91,7 +85,7 @@ public:
         net::IoResult r = result_of(0);
         if (r.status == net::IoStatus::want_read) {
             reads_wait_ = true;
-            if (offload_when_idle()) {
+            if (take_over()) {
                 return stream_->read(watch_, into);  // sends what OpenSSL owed, if anything
             }
         }
@@ -107,7 +101,7 @@ public:
         if (SSL_write_ex(ssl_, from.data(), from.size(), &n) == 1) {
             write_pending_ = false;
             if (reads_wait_) {
-                offload_when_idle();
+                take_over();
             }
             return {net::IoStatus::ok, n, 0};
         }
@@ -128,7 +122,6 @@ public:
         }
         Takeover t = capture_for_takeover(ssl_);
         if (t.check != TakeoverCheck::ready) {
-            offload_refused_ = t.check == TakeoverCheck::never;
             return false;
         }
         stream_ = std::make_unique<Tls13Stream>(t.state, t.owe_key_update);
@@ -164,9 +157,6 @@ public:
     }
 
     void close() {
-        if (wheel_ != nullptr && linked()) {
-            wheel_->cancel(*this);
-        }
         stream_.reset();
         reads_wait_ = write_pending_ = false;
         if (ssl_ != nullptr) {
@@ -181,37 +171,6 @@ public:
     }
 
 private:
-    // The connection is idle now: take it over at once (delay 0, no wheel), or once the delay
-    // has passed. True if taken over now.
-    bool offload_when_idle() {
-        if (offload_refused_ || !idle_offload_enabled()) {
-            return false;
-        }
-        const auto delay = idle_offload_delay();
-        if (wheel_ == nullptr || delay.count() == 0) {
-            return take_over();
-        }
-        if (!linked()) {
-            wheel_->schedule(*this, net::Clock::now() + delay);
-        }
-        return false;
-    }
-
-    static void offload_tick(net::IdleEntry* entry, net::IdleWheel& wheel,
-                             net::Clock::time_point now) {
-        auto* end = static_cast<TlsEnd*>(entry);
-        if (end->stream_ || end->ssl_ == nullptr || end->offload_refused_) {
-            return;
-        }
-        // Busy again (reading or writing): the next read that would block arms it anew.
-        if (!end->reads_wait_ || end->write_pending_) {
-            return;
-        }
-        if (!end->take_over() && !end->offload_refused_) {
-            wheel.schedule(*end, now + idle_offload_delay());  // OpenSSL held bytes: later
-        }
-    }
-
     net::IoResult result_of(int ret) {
         switch (SSL_get_error(ssl_, ret)) {
             case SSL_ERROR_WANT_READ:
@@ -249,8 +208,6 @@ private:
     std::unique_ptr<Tls13Stream> stream_;  // once taken over
     bool reads_wait_ = false;              // the last read would have blocked
     bool write_pending_ = false;           // OpenSSL holds part of a record to write
-    bool offload_refused_ = false;         // the takeover said never: stays on OpenSSL
-    net::IdleWheel* wheel_ = nullptr;      // times the idle offload
     std::string error_;                    // OpenSSL's reason for the last error
 };
 

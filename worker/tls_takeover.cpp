@@ -27,7 +27,6 @@ struct Probe {
 };
 
 std::atomic<bool> offload_enabled{true};
-std::atomic<std::int64_t> offload_delay_ms{0};  // the configuration's default is applied at start
 net::TlsOffloadCounters& counts = net::tls_offload_counters;
 
 void free_probe(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
@@ -159,13 +158,8 @@ Takeover never(SSL* ssl, const char* why) {
 
 }  // namespace
 
-void enable_idle_offload(bool on, std::chrono::milliseconds delay) {
+void enable_idle_offload(bool on) {
     offload_enabled.store(on, std::memory_order_relaxed);
-    offload_delay_ms.store(delay.count(), std::memory_order_relaxed);
-}
-
-std::chrono::milliseconds idle_offload_delay() {
-    return std::chrono::milliseconds(offload_delay_ms.load(std::memory_order_relaxed));
 }
 
 bool idle_offload_enabled() {

@@ -14,19 +14,15 @@
 
 #include <openssl/ssl.h>
 
-#include <chrono>
 #include <cstdint>
 
 #include "worker/tls13_records.hpp"
 
 namespace tierlb::worker {
 
-// tune.ssl.idle-offload and tune.ssl.idle-offload-delay, for the whole process (set before
-// the binds load). A connection is taken over once it has been idle DELAY (0: as soon as a
-// read would block): a connection that ends within that time never pays for the takeover.
-void enable_idle_offload(bool on, std::chrono::milliseconds delay = {});
+// tune.ssl.idle-offload, for the whole process (set before the binds load).
+void enable_idle_offload(bool on);
 bool idle_offload_enabled();
-std::chrono::milliseconds idle_offload_delay();
 
 // Every context whose connections may be taken over: the keylog callback.
 void install_takeover_callbacks(SSL_CTX* ctx);

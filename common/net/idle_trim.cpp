@@ -2,8 +2,6 @@
 
 #include <malloc.h>
 
-#include "common/net/tls_offload_counters.hpp"
-
 namespace tierlb::net {
 
 IdleTrim::IdleTrim(Executor executor, const ProcessState& state, Clock::duration quiet_period)
@@ -24,8 +22,7 @@ void IdleTrim::arm() {
 }
 
 IdleTrim::Activity IdleTrim::activity() const {
-    return {state_.total_connections.load(std::memory_order_relaxed), state_.connections.count(),
-            tls_offload_counters.taken.load(std::memory_order_relaxed)};
+    return {state_.total_connections.load(std::memory_order_relaxed), state_.connections.count()};
 }
 
 void IdleTrim::tick() {

@@ -3,8 +3,7 @@
 // A burst of TLS handshakes allocates and frees a lot (handshake buffers, key shares); what it
 // frees stays in glibc's heap, scattered between the long-lived connections' blocks, and keeps
 // the process's resident memory high for as long as those connections live (hours). After one
-// second without a new or ended connection (nor an idle TLS connection taken over),
-// malloc_trim(0) returns every whole free page
+// second without a new or ended connection, malloc_trim(0) returns every whole free page
 // (~2.6 KB per idle TLS connection measured after a burst of 2,000). Once per quiet spell: a
 // trim walks the heap, so a steady stream of connections never pays for it.
 #pragma once
@@ -35,9 +34,6 @@ private:
     struct Activity {
         std::uint64_t accepted = 0;  // only grows: moves with every new connection
         std::uint32_t current = 0;   // moves with every close not matched by an accept
-        // Moves with every idle TLS connection taken over (its OpenSSL state freed), which
-        // tune.ssl.idle-offload-delay puts after the burst that made it.
-        std::uint64_t taken_over = 0;
         bool operator==(const Activity&) const = default;
     };
     Activity activity() const;
