@@ -11,6 +11,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 
@@ -118,6 +119,11 @@ class LineTail:
         self._thread.join(timeout)
 
 
+# Popen's arguments for a child in a process group of its own (Python 3.11 has them built in).
+NEW_PROCESS_GROUP = ({"process_group": 0} if sys.version_info >= (3, 11)
+                     else {"preexec_fn": os.setpgrp})
+
+
 class Proc:
     """One started process. stdout/stderr are teed to logs/<name>.log; either may also be
     captured as a LineTail (with patterns) for the driver to read."""
@@ -134,9 +140,13 @@ class Proc:
             stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
             stdout=subprocess.PIPE if capture_stdout else self._log,
             stderr=subprocess.PIPE if capture_stderr else self._log,
-            # Its own session: a Ctrl-C in the terminal reaches the driver only, which then
-            # stops everything in order.
-            start_new_session=True,
+            # Its own process group, so that a Ctrl-C in the terminal reaches the driver only,
+            # which then stops everything in order; but the driver's session. A session of its
+            # own would also be a scheduling group of its own (Linux's autogroup, on by default):
+            # CPU would then be shared between sessions before threads, and a system of three
+            # processes started apart (HAProxy's two tiers) would weigh three times one whose
+            # processes share a session (tierlb's master and its children) on busy cores.
+            **NEW_PROCESS_GROUP,
         )
         self.pid = self.popen.pid
         self.stdout = (LineTail(self.popen.stdout, self._log, patterns, on_match=on_match)
