@@ -209,6 +209,11 @@ struct Tls_attempt {
     bool resumed = false;
 };
 
+// Begins ATTEMPT: arms WATCH, connects SOCKET to the target and, once connected, notes when
+// and turns Nagle off. The outcome is in attempt.error and attempt.connect_failed.
+Task<> connect_attempt(Socket& socket, Watch& watch, const Settings& settings,
+                       Tls_attempt& attempt);
+
 // Counts ATTEMPT in THREAD's figures: a failure by its kind (then a short back-off before the
 // next attempt), or a success with, inside WINDOW, its latency stage by stage.
 Task<> account_tls_attempt(Thread_state& thread, const Window& window, const Tls_attempt& attempt);

@@ -16,7 +16,6 @@ namespace bench::loadgen {
 
 namespace {
 
-using asio::ip::tcp;
 using tls13_light::Bytes;
 
 // The error a failed light connection counts as, its reason on stderr for the first few.
@@ -66,18 +65,12 @@ Task<> light_rate_worker(Thread_state& thread, const Settings& settings, std::si
     Bytes app;
     while (!thread.watchdog.ended()) {
         Tls_attempt attempt;
-        watch.arm(settings.timeout);
-        auto [connect_error] = co_await socket.async_connect(settings.target, nothrow);
+        co_await connect_attempt(socket, watch, settings, attempt);
         boost::system::error_code& error = attempt.error;
-        error = connect_error;
-        attempt.connect_failed = bool(connect_error);
         std::optional<tls13_light::Connection> tls;
         out.clear();
         app.clear();
         if (!error) {
-            attempt.connected = clock::now();
-            boost::system::error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
             attempt.handshaking = true;
             tls.emplace(settings.tls->light_options());
             if (!tls->start(out)) {

@@ -101,16 +101,10 @@ Task<> tls_rate_worker(Thread_state& thread, const Settings& settings, std::size
     const bool resume = settings.tls->options().resume;
     while (!thread.watchdog.ended()) {
         Tls_attempt attempt;
-        watch.arm(settings.timeout);
-        auto [connect_error] = co_await socket.async_connect(settings.target, nothrow);
+        co_await connect_attempt(socket, watch, settings, attempt);
         boost::system::error_code& error = attempt.error;
-        error = connect_error;
-        attempt.connect_failed = bool(connect_error);
         Ssl_ptr ssl;
         if (!error) {
-            attempt.connected = clock::now();
-            boost::system::error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
             socket.non_blocking(true, error);
             ssl = settings.tls->new_ssl(socket.native_handle(),
                                         resume ? thread.session.get() : nullptr);
@@ -158,6 +152,19 @@ Task<> tls_rate_worker(Thread_state& thread, const Settings& settings, std::size
 }
 
 }  // namespace
+
+Task<> connect_attempt(Socket& socket, Watch& watch, const Settings& settings,
+                       Tls_attempt& attempt) {
+    watch.arm(settings.timeout);
+    auto [error] = co_await socket.async_connect(settings.target, nothrow);
+    attempt.error = error;
+    attempt.connect_failed = bool(error);
+    if (!error) {
+        attempt.connected = clock::now();
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+    }
+}
 
 Task<> account_tls_attempt(Thread_state& thread, const Window& window, const Tls_attempt& attempt) {
     if (attempt.error) {

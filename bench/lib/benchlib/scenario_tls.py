@@ -314,14 +314,7 @@ class Scenario(ScenarioBase):
                 self.note(f"{column} rep {rep} rate_full: {r['resumed']} connections resumed "
                           "although the client offered no session")
             conns = r.get("conns") or 0
-            if conns:
-                per = {role: (None if cpu[role] is None else cpu[role] * 1e6 / conns)
-                       for role in cpu}
-                self.add(column, "disp_us_per_hs", per["dispatcher"])
-                self.add(column, "workers_us_per_hs", per["workers"])
-                self.add(column, "loadgen_us_per_hs", per["loadgen"])
-                if per["workers"] is not None:
-                    self.add(column, "system_us_per_hs", per["workers"] + (per["dispatcher"] or 0))
+            self.add_cpu_per_handshake(column, cpu, conns, "", ("disp", "workers", "loadgen"))
             self.say(f"  {column}: {r['handshakes_per_s']:,.0f} full handshakes/s, p50 "
                      f"{stages.get('handshake_p50_ms', 0):.2f} ms p99 "
                      f"{stages.get('handshake_p99_ms', 0):.2f} ms; workers "
@@ -341,6 +334,19 @@ class Scenario(ScenarioBase):
             self.say(f"  {column}: {r['handshakes_per_s']:,.0f} handshakes/s with --resume, "
                      f"{r.get('resumed_share', 0) * 100:.1f}% resumed")
 
+    def add_cpu_per_handshake(self, column, cpu, conns, suffix, figures):
+        """CPU per handshake, µs, of the roles FIGURES names (disp, workers, loadgen) as
+        <name>_us_per_hs<SUFFIX>, and of dispatcher + workers as system_us_per_hs<SUFFIX>."""
+        if not conns:
+            return
+        per = {role: (None if cpu[role] is None else cpu[role] * 1e6 / conns) for role in cpu}
+        roles = {"disp": "dispatcher", "workers": "workers", "loadgen": "loadgen"}
+        for name in figures:
+            self.add(column, f"{name}_us_per_hs{suffix}", per[roles[name]])
+        if per["workers"] is not None:
+            self.add(column, f"system_us_per_hs{suffix}",
+                     per["workers"] + (per["dispatcher"] or 0))
+
     def light_handshakes(self, column, rep, instance):
         """The full-handshake rate again with bench_loadgen's light client: the OpenSSL client
         costs more per handshake than a TLS server, which squeezes every ratio toward 1 on 2
@@ -353,14 +359,7 @@ class Scenario(ScenarioBase):
             return
         self.add(column, "hs_light_per_s", r["handshakes_per_s"])
         conns = r.get("conns") or 0
-        if conns:
-            per = {role: (None if cpu[role] is None else cpu[role] * 1e6 / conns)
-                   for role in cpu}
-            self.add(column, "workers_us_per_hs_light", per["workers"])
-            self.add(column, "loadgen_us_per_hs_light", per["loadgen"])
-            if per["workers"] is not None:
-                self.add(column, "system_us_per_hs_light",
-                         per["workers"] + (per["dispatcher"] or 0))
+        self.add_cpu_per_handshake(column, cpu, conns, "_light", ("workers", "loadgen"))
         self.say(f"  {column}: {r['handshakes_per_s']:,.0f} full handshakes/s with the light "
                  f"client; workers {fmt_us(cpu['workers'], conns)} µs/handshake")
 
