@@ -1,13 +1,13 @@
 #include "worker/tls13_records.hpp"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+
+#include "worker/tls13_hkdf.hpp"
 
 namespace tierlb::worker::tls13 {
 
@@ -27,39 +27,6 @@ const EVP_CIPHER* cipher_of(Suite suite) {
             return chacha;
     }
     return nullptr;
-}
-
-// This thread's HMAC context for the suite's hash, made once: HKDF through EVP_KDF would look
-// the digest and the MAC up by name on every derivation (four per connection taken over),
-// which cost more than the hashing itself. EVP_MAC_init with a new key starts it afresh. It
-// holds the last secret's HMAC state until the next derivation; the taken-over connection
-// keeps that secret itself anyway (KeyUpdate derives the next one from it).
-EVP_MAC_CTX* hmac_of(Suite suite) {
-    static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    struct Contexts {
-        EVP_MAC_CTX* sha256 = nullptr;
-        EVP_MAC_CTX* sha384 = nullptr;
-        ~Contexts() {
-            EVP_MAC_CTX_free(sha256);
-            EVP_MAC_CTX_free(sha384);
-        }
-    };
-    thread_local Contexts contexts;
-    const bool sha384 = suite == Suite::aes_256_gcm_sha384;
-    EVP_MAC_CTX*& ctx = sha384 ? contexts.sha384 : contexts.sha256;
-    if (ctx == nullptr && hmac != nullptr) {
-        ctx = EVP_MAC_CTX_new(hmac);
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                             const_cast<char*>(sha384 ? "SHA384" : "SHA256"), 0),
-            OSSL_PARAM_construct_end(),
-        };
-        if (ctx != nullptr && EVP_MAC_CTX_set_params(ctx, params) != 1) {
-            EVP_MAC_CTX_free(ctx);
-            ctx = nullptr;
-        }
-    }
-    return ctx;
 }
 
 // The record's nonce: the IV with the 64-bit sequence number XORed into its last bytes.
@@ -96,52 +63,12 @@ std::size_t key_size(Suite suite) {
 
 bool hkdf_expand_label(Suite suite, std::span<const std::uint8_t> secret, std::string_view label,
                        std::span<const std::uint8_t> context, std::span<std::uint8_t> out) {
-    // struct { uint16 length; opaque label<7..255> = "tls13 " + Label; opaque context<0..255>; }
-    constexpr std::string_view prefix = "tls13 ";
-    if (prefix.size() + label.size() > 255 || context.size() > 255 ||
-        out.size() > 255 * hash_size(suite)) {
-        return false;
-    }
-    std::array<std::uint8_t, 2 + 1 + 255 + 1 + 255> info;
-    std::size_t size = 0;
-    auto append = [&](const void* bytes, std::size_t n) {
-        if (n > 0) {  // an empty context's data() may be null, which memcpy must not get
-            std::memcpy(info.data() + size, bytes, n);
-            size += n;
-        }
+    static constexpr std::string_view prefix = "tls13 ";
+    const auto hash = suite == Suite::aes_256_gcm_sha384 ? hkdf::Hash::sha384 : hkdf::Hash::sha256;
+    auto bytes = [](std::string_view text) {
+        return hkdf::Bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
     };
-    info[size++] = static_cast<std::uint8_t>(out.size() >> 8);
-    info[size++] = static_cast<std::uint8_t>(out.size());
-    info[size++] = static_cast<std::uint8_t>(prefix.size() + label.size());
-    append(prefix.data(), prefix.size());
-    append(label.data(), label.size());
-    info[size++] = static_cast<std::uint8_t>(context.size());
-    append(context.data(), context.size());
-
-    // HKDF-Expand (RFC 5869): T(i) = HMAC(secret, T(i-1) | info | i), the output their
-    // concatenation. Every TLS 1.3 label here fits in T(1).
-    EVP_MAC_CTX* mac = hmac_of(suite);
-    if (mac == nullptr) {
-        return false;
-    }
-    std::array<std::uint8_t, EVP_MAX_MD_SIZE> block{};
-    std::size_t block_size = 0;
-    bool ok = true;
-    for (std::size_t done = 0, i = 1; ok && done < out.size(); ++i) {
-        const std::uint8_t counter = static_cast<std::uint8_t>(i);
-        ok = EVP_MAC_init(mac, secret.data(), secret.size(), nullptr) == 1 &&
-             EVP_MAC_update(mac, block.data(), block_size) == 1 &&
-             EVP_MAC_update(mac, info.data(), size) == 1 &&
-             EVP_MAC_update(mac, &counter, 1) == 1 &&
-             EVP_MAC_final(mac, block.data(), &block_size, block.size()) == 1;
-        const std::size_t n = std::min(block_size, out.size() - done);
-        if (ok) {
-            std::memcpy(out.data() + done, block.data(), n);
-        }
-        done += n;
-    }
-    OPENSSL_cleanse(block.data(), block.size());
-    return ok;
+    return hkdf::expand_label(hash, secret, bytes(prefix), bytes(label), context, out);
 }
 
 void TrafficState::wipe() {
