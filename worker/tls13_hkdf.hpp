@@ -5,7 +5,7 @@
 // Why not EVP_KDF: OpenSSL 3's HKDF fetches the digest by name, then sets up HMAC's three
 // digest contexts, on every call: ~26,000 instructions per derivation where the hashing
 // itself is a few thousand, and a TLS 1.3 handshake derives about twenty times. This is what
-// the worker's OpenSSL provider (tls13_kdf_provider.hpp) computes for libssl's key schedule,
+// the worker's OpenSSL provider (worker/provider.hpp) computes for libssl's key schedule,
 // and what idle offload's record layer derives its keys with.
 //
 // Secrets pass through stack buffers that are cleansed before returning.

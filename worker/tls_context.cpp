@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "worker/tls13_kdf_provider.hpp"
+#include "worker/provider.hpp"
 #include "worker/tls_takeover.hpp"
 
 namespace tierlb::worker {
@@ -142,8 +142,8 @@ std::optional<std::string> BindTls::configure(SSL_CTX* ctx, const CertificateOpt
 // A certificate file: cert, chain and key in one PEM, or the key in FILE.key beside it.
 std::optional<std::string> BindTls::add(const std::string& file, const CertificateOptions& options,
                                         bool overrides, const std::vector<std::string>& filters) {
-    // libssl's key schedule on tierlb's provider where it can (tls13_kdf_provider.hpp).
-    SslCtxPtr ctx(SSL_CTX_new_ex(nullptr, tls13_kdf_property_query(), TLS_server_method()));
+    // libssl's key schedule on tierlb's provider where it can (worker/provider.hpp).
+    SslCtxPtr ctx(SSL_CTX_new_ex(nullptr, provider_property_query(), TLS_server_method()));
     if (!ctx) {
         return "cannot create a TLS context: " + openssl_errors();
     }

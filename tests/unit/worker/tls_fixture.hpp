@@ -99,7 +99,7 @@ inline Outcome handshake_with(SSL* server, SSL_SESSION* session, const std::stri
     // client's session only when someone listens for new sessions (as s_client does), and
     // freeing a context that cached sessions would mark them not resumable: no internal store.
     // Its key schedule is OpenSSL's own ("provider=default"), never the worker's provider
-    // (tls13_kdf_provider.hpp): every handshake of these tests checks one against the other.
+    // (worker/provider.hpp): every handshake of these tests checks one against the other.
     static SSL_CTX* cctx = [] {
         SSL_CTX* ctx = SSL_CTX_new_ex(nullptr, "provider=default", TLS_client_method());
         SSL_CTX_set_session_cache_mode(ctx,

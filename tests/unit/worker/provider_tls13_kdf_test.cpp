@@ -1,4 +1,4 @@
-// The worker's HKDF (tls13_hkdf) and its OpenSSL provider of TLS13-KDF (tls13_kdf_provider):
+// The worker's HKDF (tls13_hkdf) and its OpenSSL provider of TLS13-KDF (provider_tls13_kdf.cpp):
 // RFC 5869's and RFC 8448's published values, OpenSSL's own HMAC/HKDF/TLS13-KDF on random
 // inputs, the hand-on of other digests to the default provider, and a handshake through
 // BindTls computed by the provider against a client that derives with OpenSSL's own code.
@@ -17,7 +17,7 @@
 #include "config/load.hpp"
 #include "tls_fixture.hpp"
 #include "worker/tls13_hkdf.hpp"
-#include "worker/tls13_kdf_provider.hpp"
+#include "worker/provider.hpp"
 #include "worker/tls_context.hpp"
 
 namespace hkdf = tierlb::worker::hkdf;
@@ -91,7 +91,7 @@ Bytes tls13_kdf(const char* properties, const Inputs& in, std::size_t size) {
 }
 
 const char* ours() {
-    REQUIRE(tierlb::worker::tls13_kdf_property_query() != nullptr);
+    REQUIRE(tierlb::worker::provider_property_query() != nullptr);
     return "provider=tierlb";
 }
 
@@ -154,7 +154,7 @@ TEST_CASE("HMAC and HKDF agree with OpenSSL's on random inputs", "[worker][tls][
 
 TEST_CASE("TLS13-KDF: RFC 8448's key schedule (simple 1-RTT)", "[worker][tls][hkdf]") {
     const char* provider = ours();
-    const auto before = tierlb::worker::tls13_kdf_derivations();
+    const auto before = tierlb::worker::provider_tls13_derivations();
     Inputs in;
     in.digest = "SHA2-256";  // as libssl names it
     in.mode = EVP_KDF_HKDF_MODE_EXTRACT_ONLY;
@@ -174,7 +174,8 @@ TEST_CASE("TLS13-KDF: RFC 8448's key schedule (simple 1-RTT)", "[worker][tls][hk
     CHECK(tls13_kdf(provider, in, 32) ==
           hex("18df06843d13a08bf2a449844c5f8a478001bc4d4c627984d5a41da8d0402919"));
     // Client and server handshake traffic secrets, over the hash of ClientHello..ServerHello.
-    const Bytes transcript = hex("860c06edc07858ee8e78f0e7428c58edd6b43f2ca3e6e95f02ed063cf0e1cad8");
+    const Bytes transcript =
+        hex("860c06edc07858ee8e78f0e7428c58edd6b43f2ca3e6e95f02ed063cf0e1cad8");
     Inputs expand;
     expand.digest = "SHA256";
     expand.key = &handshake;
@@ -185,7 +186,7 @@ TEST_CASE("TLS13-KDF: RFC 8448's key schedule (simple 1-RTT)", "[worker][tls][hk
     expand.label = text("s hs traffic");
     CHECK(tls13_kdf(provider, expand, 32) ==
           hex("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38"));
-    CHECK(tierlb::worker::tls13_kdf_derivations() - before == 5);
+    CHECK(tierlb::worker::provider_tls13_derivations() - before == 5);
 }
 
 TEST_CASE("TLS13-KDF: the provider and OpenSSL's agree on random inputs", "[worker][tls][hkdf]") {
@@ -227,11 +228,11 @@ TEST_CASE("TLS13-KDF: other digests go to the default provider; bad requests fai
     in.digest = "SHA512";
     in.key = &secret;
     in.label = text("key");
-    const auto before = tierlb::worker::tls13_kdf_derivations();
+    const auto before = tierlb::worker::provider_tls13_derivations();
     const Bytes handed_on = tls13_kdf(provider, in, 32);
     CHECK(handed_on.size() == 32);
     CHECK(handed_on == tls13_kdf("provider=default", in, 32));
-    CHECK(tierlb::worker::tls13_kdf_derivations() == before);  // not computed here
+    CHECK(tierlb::worker::provider_tls13_derivations() == before);  // not computed here
 
     in.digest = "SHA256";
     in.mode = EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND;  // not a TLS13-KDF mode
@@ -253,7 +254,7 @@ TEST_CASE("a handshake through BindTls derives its keys in the provider", "[work
     REQUIRE(config);
     auto tls = BindTls::load(config->proxies[0].binds[0], config->proxies[0], "", nullptr);
     REQUIRE(tls);
-    const auto before = tierlb::worker::tls13_kdf_derivations();
+    const auto before = tierlb::worker::provider_tls13_derivations();
     SSL* server = (*tls)->new_connection();
     // The test client derives with OpenSSL's own TLS13-KDF (tls_fixture): a key the provider
     // got wrong would fail the Finished check on one side.
@@ -263,5 +264,5 @@ TEST_CASE("a handshake through BindTls derives its keys in the provider", "[work
     CHECK(out.ok);
     CHECK(out.subject_cn == "kdf.example");
     // The server's key schedule: three Extracts, traffic secrets, their keys, tickets (~20).
-    CHECK(tierlb::worker::tls13_kdf_derivations() - before >= 15);
+    CHECK(tierlb::worker::provider_tls13_derivations() - before >= 15);
 }

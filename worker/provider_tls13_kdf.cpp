@@ -1,4 +1,8 @@
-#include "worker/tls13_kdf_provider.hpp"
+// TLS13-KDF for the worker's provider (worker/provider.hpp): the parameters libssl passes,
+// kept per context, and the derivation on worker/tls13_hkdf.hpp. Digests other than SHA-256
+// and SHA-384 are handed to the default provider's TLS13-KDF.
+
+#include "worker/provider_parts.hpp"
 
 #include <openssl/core.h>
 #include <openssl/core_dispatch.h>
@@ -7,7 +11,6 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <openssl/provider.h>
 #include <strings.h>
 
 #include <array>
@@ -19,14 +22,11 @@
 
 #include "worker/tls13_hkdf.hpp"
 
-namespace tierlb::worker {
+namespace tierlb::worker::provider {
+
+std::atomic<std::uint64_t> tls13_derivations{0};
 
 namespace {
-
-constexpr const char* provider_name = "tierlb";
-constexpr const char* property_query = "?provider=tierlb";
-
-std::atomic<std::uint64_t> derivations{0};
 
 // A parameter's bytes, kept until the context is reset or freed. TLS13-KDF's inputs are
 // secrets (key, salt) and public strings (prefix, label, transcript hash).
@@ -203,7 +203,7 @@ int derive(void* vctx, unsigned char* out, std::size_t size, const OSSL_PARAM pa
     if (!hash) {
         return derive_elsewhere(ctx, out, size);
     }
-    derivations.fetch_add(1, std::memory_order_relaxed);
+    tls13_derivations.fetch_add(1, std::memory_order_relaxed);
     std::span<std::uint8_t> output(out, size);
     switch (ctx.mode) {
         case EVP_KDF_HKDF_MODE_EXPAND_ONLY:
@@ -276,14 +276,10 @@ int get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     return OSSL_PARAM_set_size_t(p, size);
 }
 
-using Function = void (*)();
 
-template <typename F>
-Function as_function(F f) {
-    return reinterpret_cast<Function>(f);
-}
+}  // namespace
 
-const OSSL_DISPATCH kdf_functions[] = {
+const OSSL_DISPATCH tls13_kdf_functions[] = {
     {OSSL_FUNC_KDF_NEWCTX, as_function(&new_context)},
     {OSSL_FUNC_KDF_DUPCTX, as_function(&duplicate_context)},
     {OSSL_FUNC_KDF_FREECTX, as_function(&free_context)},
@@ -296,68 +292,4 @@ const OSSL_DISPATCH kdf_functions[] = {
     {0, nullptr},
 };
 
-const OSSL_ALGORITHM kdfs[] = {
-    {OSSL_KDF_NAME_TLS1_3_KDF, "provider=tierlb", kdf_functions,
-     "TLS 1.3 key schedule on direct SHA-256/SHA-384 HMAC"},
-    {nullptr, nullptr, nullptr, nullptr},
-};
-
-const OSSL_ALGORITHM* query_operation(void* /*provider*/, int operation, int* no_store) {
-    *no_store = 0;
-    return operation == OSSL_OP_KDF ? kdfs : nullptr;
-}
-
-const OSSL_PARAM* gettable_params(void* /*provider*/) {
-    static const OSSL_PARAM gettable[] = {
-        OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, nullptr, 0),
-        OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, nullptr),
-        OSSL_PARAM_END,
-    };
-    return gettable;
-}
-
-int get_params(void* /*provider*/, OSSL_PARAM params[]) {
-    OSSL_PARAM* p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
-    if (p != nullptr && OSSL_PARAM_set_utf8_ptr(p, "tierlb TLS 1.3 key schedule") != 1) {
-        return 0;
-    }
-    p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
-    return p == nullptr || OSSL_PARAM_set_int(p, 1) == 1 ? 1 : 0;
-}
-
-const OSSL_DISPATCH provider_functions[] = {
-    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, as_function(&query_operation)},
-    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, as_function(&gettable_params)},
-    {OSSL_FUNC_PROVIDER_GET_PARAMS, as_function(&get_params)},
-    {0, nullptr},
-};
-
-int provider_init(const OSSL_CORE_HANDLE* /*core*/, const OSSL_DISPATCH* /*in*/,
-                  const OSSL_DISPATCH** out, void** provider) {
-    *out = provider_functions;
-    *provider = nullptr;  // no state: every context stands alone
-    return 1;
-}
-
-const char* load_provider() {
-    // retain_fallbacks: loading a provider by hand would otherwise stop OpenSSL from loading
-    // its default one when the configuration names none.
-    if (OSSL_PROVIDER_add_builtin(nullptr, provider_name, &provider_init) != 1 ||
-        OSSL_PROVIDER_try_load(nullptr, provider_name, 1) == nullptr) {
-        return nullptr;
-    }
-    return property_query;
-}
-
-}  // namespace
-
-const char* tls13_kdf_property_query() {
-    static const char* const query = load_provider();  // thread-safe once
-    return query;
-}
-
-std::uint64_t tls13_kdf_derivations() {
-    return derivations.load(std::memory_order_relaxed);
-}
-
-}  // namespace tierlb::worker
+}  // namespace tierlb::worker::provider
