@@ -33,7 +33,7 @@ const OSSL_ALGORITHM key_managements[] = {
 
 const OSSL_ALGORITHM key_exchanges[] = {
     {"X25519:1.3.101.110", "provider=tierlb", x25519_exchange_functions,
-     "X25519 on OpenSSL's default provider, for this provider's keys"},
+     "X25519 shared secrets on this provider's keys"},
     {nullptr, nullptr, nullptr, nullptr},
 };
 

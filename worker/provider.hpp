@@ -4,9 +4,10 @@
 // - TLS13-KDF, the key schedule (HKDF-Extract and HKDF-Expand-Label, about twenty per full
 //   handshake), on worker/tls13_hkdf.hpp instead of the EVP_KDF/EVP_MAC chain, which fetches
 //   the digest and sets up three digest contexts per derivation (provider_tls13_kdf.cpp);
-// - X25519 keys: making a key pair on a precomputed table of the base point's multiples
-//   (worker/x25519_base.hpp), where OpenSSL runs a full Montgomery ladder (provider_x25519.cpp).
-//   The shared secret stays OpenSSL's: its exchange takes our keys by export.
+// - X25519: making a key pair on a precomputed table of the base point's multiples
+//   (worker/x25519_base.hpp), where OpenSSL runs a full Montgomery ladder, and the shared
+//   secret on a ladder of our own (provider_x25519.cpp); the provider declares the x25519
+//   TLS group too, which libssl needs to offer a group on another provider's keys.
 //
 // The worker's server SSL_CTXs are made with provider_property_query() as their property
 // query, "?provider=tierlb": prefer this provider where it has the algorithm, and change

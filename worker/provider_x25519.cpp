@@ -1,7 +1,7 @@
 // X25519 for the worker's provider (worker/provider.hpp): key management and exchange. libssl
 // makes the peer's key share (public key only) and its own key pair through them; the public
 // key comes from worker/x25519_base.hpp's fixed-base multiplication instead of OpenSSL's
-// ladder; the shared secret is OpenSSL's own ladder, through the default provider.
+// ladder, the shared secret from its Montgomery ladder.
 //
 // Parameters and answers are OpenSSL's own X25519 key management's, so that libssl and the
 // EVP layer cannot tell the two apart.
@@ -10,7 +10,6 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <strings.h>
@@ -305,8 +304,8 @@ const char* operation_name(int /*operation*/) {
 // exchange through EVP's export of our keys. That path fetches OpenSSL's X25519 key
 // management with libssl's property query and OpenSSL 3.0 caches the answer under that
 // query for every later fetch: from the second handshake on, libssl would make its keys on
-// OpenSSL's key management again. The secret itself is OpenSSL's: X25519(private, peer)
-// computed by the default provider on keys built from both halves (nothing recomputed).
+// OpenSSL's key management again. The secret is x25519_base's ladder, a little faster than
+// OpenSSL's with its EVP set-up (24.6 against 25.7 µs here).
 struct Exchange {
     Key own, peer;
 };
@@ -344,36 +343,6 @@ int exchange_set_peer(void* vexchange, void* vkey) {
     return 1;
 }
 
-// KEY as a key of OpenSSL's default provider: its public half, and its private half if
-// PRIVATE (fromdata with both halves computes nothing).
-EVP_PKEY* openssl_key(const Key& key, bool with_private) {
-    // One context per thread for every key made: a new one looks the key management up by
-    // name each time (a third of what this wrapper costs).
-    struct FromData {
-        EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "X25519", "provider=default");
-        bool ready = ctx != nullptr && EVP_PKEY_fromdata_init(ctx) == 1;
-        ~FromData() { EVP_PKEY_CTX_free(ctx); }
-    };
-    thread_local FromData from_data;
-    EVP_PKEY* pkey = nullptr;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                          const_cast<std::uint8_t*>(key.public_key.data()),
-                                          key_size),
-        with_private ? OSSL_PARAM_construct_octet_string(
-                           OSSL_PKEY_PARAM_PRIV_KEY,
-                           const_cast<std::uint8_t*>(key.private_key.data()), key_size)
-                     : OSSL_PARAM_construct_end(),
-        OSSL_PARAM_construct_end(),
-    };
-    if (!from_data.ready ||
-        EVP_PKEY_fromdata(from_data.ctx, &pkey,
-                          with_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1) {
-        pkey = nullptr;
-    }
-    return pkey;
-}
-
 int exchange_derive(void* vexchange, unsigned char* secret, std::size_t* secret_size,
                     std::size_t out_size) {
     const auto& exchange = *static_cast<const Exchange*>(vexchange);
@@ -384,22 +353,14 @@ int exchange_derive(void* vexchange, unsigned char* secret, std::size_t* secret_
     if (out_size < key_size || !exchange.own.has_private || !exchange.peer.has_public) {
         return 0;
     }
-    EVP_PKEY* own = openssl_key(exchange.own, true);
-    EVP_PKEY* peer = openssl_key(exchange.peer, false);
-    EVP_PKEY_CTX* ctx =
-        own != nullptr ? EVP_PKEY_CTX_new_from_pkey(nullptr, own, "provider=default") : nullptr;
-    std::size_t size = out_size;
-    // OpenSSL's derivation refuses an all-zero result (a peer key of small order).
-    const bool ok = ctx != nullptr && peer != nullptr && EVP_PKEY_derive_init(ctx) == 1 &&
-                    EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) == 1 &&
-                    EVP_PKEY_derive(ctx, secret, &size) == 1;
-    EVP_PKEY_CTX_free(ctx);
-    EVP_PKEY_free(peer);
-    EVP_PKEY_free(own);
-    if (ok) {
-        *secret_size = size;
+    // Refused, as OpenSSL refuses it, when the result is all zeros (a peer key of small order).
+    if (!x25519::shared_secret(secret, exchange.own.private_key.data(),
+                               exchange.peer.public_key.data())) {
+        OPENSSL_cleanse(secret, key_size);
+        return 0;
     }
-    return ok ? 1 : 0;
+    *secret_size = key_size;
+    return 1;
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 // the base point fixed, a table of its multiples built once per process does the same work in
 // about a quarter of the field operations: 64 table additions on the birationally equivalent
 // Edwards curve (edwards25519) and 4 doublings, then one inversion to map back to Montgomery u.
+//
+// The shared secret, X25519(k, peer's u), has no such shortcut: shared_secret() is RFC 7748's
+// ladder on the same field code, to spare a handshake OpenSSL's EVP layer around it.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +18,13 @@ namespace tierlb::worker::x25519 {
 // OUT = X25519(SCALAR, 9): the public key of private key SCALAR (RFC 7748), clamped as
 // RFC 7748 says (bits 0-2 and 255 cleared, bit 254 set). Constant time in SCALAR.
 void public_from_private(std::uint8_t out[32], const std::uint8_t scalar[32]);
+
+// OUT = X25519(SCALAR, U) (RFC 7748 section 5): the Montgomery ladder on the peer's
+// u-coordinate U (its top bit ignored, non-canonical values accepted as RFC 7748 says),
+// SCALAR clamped. Constant time in SCALAR. Returns false if the result is all zeros
+// (U of small order), as OpenSSL's X25519 does, and the caller must then fail.
+[[nodiscard]] bool shared_secret(std::uint8_t out[32], const std::uint8_t scalar[32],
+                                 const std::uint8_t u[32]);
 
 namespace detail {
 // For the tests: affine Edwards coordinates (canonical, little-endian) of the base point B and

@@ -1,7 +1,7 @@
-// The worker's provider's X25519 key management (provider_x25519.cpp), used the way libssl
-// uses it: a key pair generated, its encoded public key read, a peer's key share set, the
-// shared secret computed by OpenSSL's own exchange on our keys; and a handshake through
-// BindTls whose server key share came from it, against a client on OpenSSL's own code.
+// The worker's provider's X25519 (provider_x25519.cpp), used the way libssl uses it: a key
+// pair generated, its encoded public key read, a peer's key share set, the shared secret by
+// the provider's exchange against OpenSSL's on the other side; and handshakes through BindTls
+// whose server key share and secret came from it, against a client on OpenSSL's own code.
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -77,7 +77,7 @@ EVP_PKEY* key_share_of(EVP_PKEY* from, const char* properties) {
     return peer;
 }
 
-// Our key pair against OpenSSL's, each side computing the secret with its own keys, the way
+// Our key pair against OpenSSL's, each side computing the secret with its own code, the way
 // libssl takes a peer's key share.
 void check_exchange_both_ways() {
     const char* provider = ours();
@@ -96,6 +96,20 @@ void check_exchange_both_ways() {
     const Bytes their_side = derive(theirs, mine_public, "provider=default");
     CHECK(ours_side.size() == 32);
     CHECK(ours_side == their_side);
+
+    // A key share of small order (u = 0): the secret would be all zeros, refused.
+    EVP_PKEY* small = key_share_of(theirs, provider);
+    const unsigned char zero_share[32] = {};
+    REQUIRE(EVP_PKEY_set1_encoded_public_key(small, zero_share, sizeof zero_share) == 1);
+    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, mine, "?provider=tierlb");
+    REQUIRE(EVP_PKEY_derive_init(ctx) == 1);
+    CHECK(std::string(OSSL_PROVIDER_get0_name(EVP_PKEY_CTX_get0_provider(ctx))) == "tierlb");
+    REQUIRE(EVP_PKEY_derive_set_peer_ex(ctx, small, 0) == 1);
+    Bytes secret(32);
+    std::size_t n = secret.size();
+    CHECK(EVP_PKEY_derive(ctx, secret.data(), &n) != 1);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(small);
 
     // A key share of the wrong size is refused.
     const unsigned char short_share[31] = {9};
