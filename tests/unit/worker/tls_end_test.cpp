@@ -1,0 +1,213 @@
+// TlsEnd's handshake writes, gathered while OpenSSL runs and sent once per call: over loopback
+// TCP, a TLS 1.3 handshake leaves the server in two data segments (its flight, then both
+// session tickets together); a flight larger than the socket buffer goes out in parts, in
+// order; tickets that find the client gone do not fail the handshake (as OpenSSL's own).
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "config/load.hpp"
+#include "tls_fixture.hpp"
+#include "worker/tls_end.hpp"
+
+namespace net = tierlb::net;
+using tierlb::worker::BindTls;
+using tierlb::worker::TlsEnd;
+
+namespace {
+
+constexpr int max_rounds = 20000;
+
+struct Server {
+    tls_fixture::Certificate cert;
+    tierlb::config::ConfigurationPtr config;
+    std::unique_ptr<BindTls> tls;
+
+    explicit Server(const std::vector<std::string>& sans = {}) : cert("end.test", sans) {
+        tierlb::config::Diagnostics d;
+        config = tierlb::config::load_text("listen l\n bind 127.0.0.1:0 ssl crt " + cert.path +
+                                               "\n server s 127.0.0.1:1\n",
+                                           "t.cfg", d);
+        REQUIRE(config);
+        auto loaded = BindTls::load(config->proxies[0].binds[0], config->proxies[0], "", nullptr);
+        REQUIRE(loaded);
+        tls = std::move(*loaded);
+    }
+};
+
+// A connected pair of loopback TCP sockets, both non-blocking: {client, server}.
+std::pair<int, int> tcp_pair() {
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listener, 1) == 0);
+    REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::fcntl(client, F_SETFL, O_NONBLOCK) == 0);
+    const int server = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
+    REQUIRE(server >= 0);
+    ::close(listener);
+    const int flags = 1;
+    REQUIRE(::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &flags, sizeof flags) == 0);
+    REQUIRE(::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &flags, sizeof flags) == 0);
+    return {client, server};
+}
+
+// The client: OpenSSL on FD, made once, reading its tickets (it says so by counting them).
+struct Client {
+    SSL_CTX* ctx = nullptr;
+    SSL* ssl = nullptr;
+    int tickets = 0;
+
+    explicit Client(int fd) {
+        ctx = SSL_CTX_new_ex(nullptr, "provider=default", TLS_client_method());
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
+                                                SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, [](SSL* s, SSL_SESSION*) {
+            ++*static_cast<int*>(SSL_get_app_data(s));
+            return 0;
+        });
+        ssl = SSL_new(ctx);
+        SSL_set_app_data(ssl, &tickets);
+        SSL_set_fd(ssl, fd);
+        SSL_set_connect_state(ssl);
+    }
+    ~Client() {
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
+    }
+};
+
+// Both ends' handshakes, the server's as the worker runs it (ready flags set by the test).
+// False if either failed or the rounds ran out.
+bool handshake(Client& client, TlsEnd& end) {
+    bool client_done = false;
+    bool server_done = false;
+    for (int i = 0; i < max_rounds && !(client_done && server_done); ++i) {
+        client_done = client_done || SSL_do_handshake(client.ssl) == 1;
+        end.watch().ready = net::readable | net::writable;
+        const net::IoResult r = end.handshake();
+        if (r.status == net::IoStatus::error || r.status == net::IoStatus::eof) {
+            return false;
+        }
+        server_done = server_done || r.status == net::IoStatus::ok;
+    }
+    return client_done && server_done;
+}
+
+// The kernel's tcpi_data_segs_out (Linux 4.6). glibc's struct tcp_info stops at
+// tcpi_total_retrans (104 bytes); the kernel's continues, append-only: four 64-bit counters
+// (pacing rates, bytes acked and received), then segs_out, segs_in, notsent_bytes, min_rtt,
+// data_segs_in and data_segs_out: at 104 + 32 + 20 = 156.
+unsigned data_segments_out(int fd) {
+    static_assert(sizeof(tcp_info) == 104);
+    constexpr std::size_t offset = 156;
+    unsigned char info[256] = {};
+    socklen_t length = sizeof info;
+    REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, &length) == 0);
+    REQUIRE(length >= offset + 4);
+    std::uint32_t segments = 0;
+    std::memcpy(&segments, info + offset, sizeof segments);
+    return segments;
+}
+
+// Reads on the client until both tickets came (a 1-byte read that finds no data).
+void read_tickets(Client& client) {
+    char byte = 0;
+    std::size_t n = 0;
+    for (int i = 0; i < 1000 && client.tickets < 2; ++i) {
+        SSL_read_ex(client.ssl, &byte, 1, &n);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("TlsEnd: a TLS 1.3 handshake leaves the server in two segments, tickets together",
+          "[worker][tls]") {
+    Server server;
+    auto [client_fd, server_fd] = tcp_pair();
+    Client client(client_fd);
+    TlsEnd end;
+    end.watch().fd = server_fd;
+    end.begin(server.tls->new_connection());
+    REQUIRE(handshake(client, end));
+    read_tickets(client);
+    CHECK(client.tickets == 2);
+    // The flight (ServerHello .. Finished), then both NewSessionTickets in one send.
+    CHECK(data_segments_out(server_fd) == 2);
+    // Afterwards OpenSSL writes to the socket itself: data reaches the client.
+    std::size_t n = 0;
+    REQUIRE(SSL_write_ex(end.ssl(), "after", 5, &n) == 1);
+    std::string got(5, '\0');
+    for (int i = 0; i < 1000 && SSL_read_ex(client.ssl, got.data(), got.size(), &n) != 1; ++i) {
+    }
+    CHECK(got == "after");
+    ::close(client_fd);
+}
+
+TEST_CASE("TlsEnd: a flight larger than the socket takes is sent in parts, in order",
+          "[worker][tls]") {
+    // Hundreds of names make a certificate of several kilobytes.
+    std::vector<std::string> names;
+    for (int i = 0; i < 400; ++i) {
+        names.push_back("host-" + std::to_string(i) + ".a-long-enough-name.end.test");
+    }
+    Server server(names);
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    const int small = 1;  // the kernel's minimum instead
+    REQUIRE(::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+    Client client(sv[0]);
+    TlsEnd end;
+    end.watch().fd = sv[1];
+    end.begin(server.tls->new_connection());
+    REQUIRE(SSL_do_handshake(client.ssl) != 1);  // the ClientHello is out
+    end.watch().ready = net::readable | net::writable;
+    // The flight does not fit: the server waits for room, nothing is lost.
+    CHECK(end.handshake().status == net::IoStatus::want_write);
+    CHECK((end.watch().ready & net::writable) == 0);
+    REQUIRE(handshake(client, end));
+    read_tickets(client);
+    CHECK(client.tickets == 2);
+    ::close(sv[0]);
+}
+
+TEST_CASE("TlsEnd: tickets that find the client gone do not fail the handshake",
+          "[worker][tls]") {
+    Server server;
+    auto [client_fd, server_fd] = tcp_pair();
+    Client client(client_fd);
+    TlsEnd end;
+    end.watch().fd = server_fd;
+    end.begin(server.tls->new_connection());
+    // The client finishes, writes, and resets the connection before the server answers.
+    bool client_done = false;
+    for (int i = 0; i < max_rounds && !client_done; ++i) {
+        client_done = SSL_do_handshake(client.ssl) == 1;
+        if (!client_done) {
+            end.watch().ready = net::readable | net::writable;
+            REQUIRE(end.handshake().status != net::IoStatus::error);
+        }
+    }
+    REQUIRE(client_done);
+    std::size_t n = 0;
+    REQUIRE(SSL_write_ex(client.ssl, "bye", 3, &n) == 1);
+    const linger reset{1, 0};
+    REQUIRE(::setsockopt(client_fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
+    ::close(client_fd);
+    end.watch().ready = net::readable | net::writable;
+    CHECK(end.handshake().status == net::IoStatus::ok);
+}
