@@ -23,8 +23,8 @@ const OSSL_ALGORITHM kdfs[] = {
     {nullptr, nullptr, nullptr, nullptr},
 };
 
-// The names are OpenSSL's own for X25519, so that its exchange finds its key management
-// under the same name when it imports our keys.
+// OpenSSL's own names for X25519: libssl asks for the algorithm by name, and EVP matches our
+// keys with OpenSSL's (comparison, export) by the name too.
 const OSSL_ALGORITHM key_managements[] = {
     {"X25519:1.3.101.110", "provider=tierlb", x25519_keymgmt_functions,
      "X25519 key pairs from a table of the base point's multiples"},

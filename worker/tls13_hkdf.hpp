@@ -8,7 +8,10 @@
 // the worker's OpenSSL provider (worker/provider.hpp) computes for libssl's key schedule,
 // and what idle offload's record layer derives its keys with.
 //
-// Secrets pass through stack buffers that are cleansed before returning.
+// Secrets pass through stack buffers that are cleansed before returning, but for the last
+// four HMAC keys of secret size (with their padded-key digest states), which each thread keeps
+// until pushed out (wiped then): a key schedule uses most secrets two to four times nearly in
+// a row, and the padded key's two blocks are half of an HMAC's hashing.
 
 #include <cstddef>
 #include <cstdint>
