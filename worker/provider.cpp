@@ -112,22 +112,33 @@ int init(const OSSL_CORE_HANDLE* /*core*/, const OSSL_DISPATCH* /*in*/, const OS
     return 1;
 }
 
-const char* load() {
-    // retain_fallbacks: loading a provider by hand would otherwise stop OpenSSL from loading
-    // its default one when the configuration names none.
-    if (OSSL_PROVIDER_add_builtin(nullptr, name, &init) != 1 ||
-        OSSL_PROVIDER_try_load(nullptr, name, 1) == nullptr) {
-        return nullptr;
+// The provider loaded for the process's lifetime; unloaded at exit, before OpenSSL's own
+// clean-up (registered earlier, so run later), which then frees it with the rest.
+struct Loaded {
+    OSSL_PROVIDER* provider = nullptr;
+
+    Loaded() {
+        // retain_fallbacks: loading a provider by hand would otherwise stop OpenSSL from
+        // loading its default one when the configuration names none.
+        if (OSSL_PROVIDER_add_builtin(nullptr, name, &init) == 1) {
+            provider = OSSL_PROVIDER_try_load(nullptr, name, 1);
+        }
     }
-    return "?provider=tierlb";
-}
+    ~Loaded() {
+        if (provider != nullptr) {
+            OSSL_PROVIDER_unload(provider);
+        }
+    }
+    Loaded(const Loaded&) = delete;
+    Loaded& operator=(const Loaded&) = delete;
+};
 
 }  // namespace
 }  // namespace provider
 
 const char* provider_property_query() {
-    static const char* const query = provider::load();  // thread-safe once
-    return query;
+    static const provider::Loaded loaded;  // thread-safe once
+    return loaded.provider != nullptr ? "?provider=tierlb" : nullptr;
 }
 
 std::uint64_t provider_tls13_derivations() {
