@@ -247,15 +247,9 @@ TEST_CASE("TLS13-KDF: other digests go to the default provider; bad requests fai
 
 TEST_CASE("a handshake through BindTls derives its keys in the provider", "[worker][tls][hkdf]") {
     tls_fixture::Certificate cert("kdf.example");
-    tierlb::config::Diagnostics d;
-    auto config = tierlb::config::load_text("listen l\n bind 127.0.0.1:0 ssl crt " + cert.path +
-                                                "\n timeout client 1h\n server s 127.0.0.1:1\n",
-                                            "t.cfg", d);
-    REQUIRE(config);
-    auto tls = BindTls::load(config->proxies[0].binds[0], config->proxies[0], "", nullptr);
-    REQUIRE(tls);
+    tls_fixture::BoundTls bound(cert);
     const auto before = tierlb::worker::provider_tls13_derivations();
-    SSL* server = (*tls)->new_connection();
+    SSL* server = bound.tls->new_connection();
     // The test client derives with OpenSSL's own TLS13-KDF (tls_fixture): a key the provider
     // got wrong would fail the Finished check on one side.
     auto out = tls_fixture::handshake_with(server, nullptr, "kdf.example");

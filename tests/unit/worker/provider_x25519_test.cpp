@@ -183,17 +183,10 @@ TEST_CASE("a handshake through BindTls makes its key share in the provider",
     // own key management under the property query, and handshakes would make keys there.
     check_exchange_both_ways();
     tls_fixture::Certificate cert("x25519.example");
-    tierlb::config::Diagnostics d;
-    auto config = tierlb::config::load_text("listen l\n bind 127.0.0.1:0 ssl crt " + cert.path +
-                                                "\n timeout client 1h\n server s 127.0.0.1:1\n",
-                                            "t.cfg", d);
-    REQUIRE(config);
-    auto tls = tierlb::worker::BindTls::load(config->proxies[0].binds[0], config->proxies[0], "",
-                                             nullptr);
-    REQUIRE(tls);
+    tls_fixture::BoundTls bound(cert);
     for (int i = 0; i < 5; ++i) {
         const auto before = tierlb::worker::provider_x25519_key_pairs();
-        SSL* server = (*tls)->new_connection();
+        SSL* server = bound.tls->new_connection();
         // The client's key share and secret are OpenSSL's own (tls_fixture): a wrong public
         // key from the provider would fail the handshake.
         auto out = tls_fixture::handshake_with(server, nullptr, "x25519.example");

@@ -15,12 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "config/load.hpp"
 #include "tls_fixture.hpp"
 #include "worker/tls_end.hpp"
 
 namespace net = tierlb::net;
-using tierlb::worker::BindTls;
 using tierlb::worker::TlsEnd;
 
 namespace {
@@ -29,19 +27,10 @@ constexpr int max_rounds = 20000;
 
 struct Server {
     tls_fixture::Certificate cert;
-    tierlb::config::ConfigurationPtr config;
-    std::unique_ptr<BindTls> tls;
+    tls_fixture::BoundTls bound{cert};
 
-    explicit Server(const std::vector<std::string>& sans = {}) : cert("end.test", sans) {
-        tierlb::config::Diagnostics d;
-        config = tierlb::config::load_text("listen l\n bind 127.0.0.1:0 ssl crt " + cert.path +
-                                               "\n server s 127.0.0.1:1\n",
-                                           "t.cfg", d);
-        REQUIRE(config);
-        auto loaded = BindTls::load(config->proxies[0].binds[0], config->proxies[0], "", nullptr);
-        REQUIRE(loaded);
-        tls = std::move(*loaded);
-    }
+    explicit Server(const std::vector<std::string>& sans = {}) : cert("end.test", sans) {}
+    SSL* new_connection() const { return bound.tls->new_connection(); }
 };
 
 // A connected pair of loopback TCP sockets, both non-blocking: {client, server}.
@@ -133,21 +122,38 @@ void read_tickets(Client& client) {
     }
 }
 
+// A server end and an OpenSSL client over loopback TCP, before the handshake.
+struct OverTcp {
+    Server server;
+    std::pair<int, int> fds = tcp_pair();  // client, server (the server's closed by END)
+    Client client{fds.first};
+    TlsEnd end;
+
+    OverTcp() {
+        end.watch().fd = fds.second;
+        end.begin(server.new_connection());
+    }
+    ~OverTcp() { close_client(); }
+    void close_client() {
+        if (fds.first >= 0) {
+            ::close(fds.first);
+            fds.first = -1;
+        }
+    }
+};
+
 }  // namespace
 
 TEST_CASE("TlsEnd: a TLS 1.3 handshake leaves the server in two segments, tickets together",
           "[worker][tls]") {
-    Server server;
-    auto [client_fd, server_fd] = tcp_pair();
-    Client client(client_fd);
-    TlsEnd end;
-    end.watch().fd = server_fd;
-    end.begin(server.tls->new_connection());
+    OverTcp c;
+    Client& client = c.client;
+    TlsEnd& end = c.end;
     REQUIRE(handshake(client, end));
     read_tickets(client);
     CHECK(client.tickets == 2);
     // The flight (ServerHello .. Finished), then both NewSessionTickets in one send.
-    CHECK(data_segments_out(server_fd) == 2);
+    CHECK(data_segments_out(c.fds.second) == 2);
     // Afterwards OpenSSL writes to the socket itself: data reaches the client.
     std::size_t n = 0;
     REQUIRE(SSL_write_ex(end.ssl(), "after", 5, &n) == 1);
@@ -155,7 +161,6 @@ TEST_CASE("TlsEnd: a TLS 1.3 handshake leaves the server in two segments, ticket
     for (int i = 0; i < 1000 && SSL_read_ex(client.ssl, got.data(), got.size(), &n) != 1; ++i) {
     }
     CHECK(got == "after");
-    ::close(client_fd);
 }
 
 TEST_CASE("TlsEnd: a flight larger than the socket takes is sent in parts, in order",
@@ -173,7 +178,7 @@ TEST_CASE("TlsEnd: a flight larger than the socket takes is sent in parts, in or
     Client client(sv[0]);
     TlsEnd end;
     end.watch().fd = sv[1];
-    end.begin(server.tls->new_connection());
+    end.begin(server.new_connection());
     REQUIRE(SSL_do_handshake(client.ssl) != 1);  // the ClientHello is out
     end.watch().ready = net::readable | net::writable;
     // The flight does not fit: the server waits for room, nothing is lost.
@@ -187,12 +192,9 @@ TEST_CASE("TlsEnd: a flight larger than the socket takes is sent in parts, in or
 
 TEST_CASE("TlsEnd: tickets that find the client gone do not fail the handshake",
           "[worker][tls]") {
-    Server server;
-    auto [client_fd, server_fd] = tcp_pair();
-    Client client(client_fd);
-    TlsEnd end;
-    end.watch().fd = server_fd;
-    end.begin(server.tls->new_connection());
+    OverTcp c;
+    Client& client = c.client;
+    TlsEnd& end = c.end;
     // The client finishes, writes, and resets the connection before the server answers.
     bool client_done = false;
     for (int i = 0; i < max_rounds && !client_done; ++i) {
@@ -206,8 +208,8 @@ TEST_CASE("TlsEnd: tickets that find the client gone do not fail the handshake",
     std::size_t n = 0;
     REQUIRE(SSL_write_ex(client.ssl, "bye", 3, &n) == 1);
     const linger reset{1, 0};
-    REQUIRE(::setsockopt(client_fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
-    ::close(client_fd);
+    REQUIRE(::setsockopt(c.fds.first, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) == 0);
+    c.close_client();
     end.watch().ready = net::readable | net::writable;
     CHECK(end.handshake().status == net::IoStatus::ok);
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "config/load.hpp"
 #include "worker/ticket_keys.hpp"
 #include "worker/tls_context.hpp"
 
@@ -83,6 +84,27 @@ inline tierlb::worker::SslCtxPtr server_context(const Certificate& cert,
     }
     return ctx;
 }
+
+// A one-bind configuration terminating TLS with CERT (and OPTIONS on the bind), loaded as a
+// worker loads it: TLS holds the bind's contexts. TICKETS may be null.
+struct BoundTls {
+    tierlb::config::ConfigurationPtr config;
+    std::unique_ptr<tierlb::worker::BindTls> tls;
+
+    explicit BoundTls(const Certificate& cert, const std::string& options = {},
+                      tierlb::worker::TicketKeys* tickets = nullptr) {
+        tierlb::config::Diagnostics d;
+        config = tierlb::config::load_text("listen l\n bind 127.0.0.1:0 ssl crt " + cert.path +
+                                               " " + options +
+                                               "\n timeout client 1h\n server s 127.0.0.1:1\n",
+                                           "t.cfg", d);
+        REQUIRE(config);
+        auto loaded = tierlb::worker::BindTls::load(config->proxies[0].binds[0],
+                                                    config->proxies[0], "", tickets);
+        REQUIRE(loaded);
+        tls = std::move(*loaded);
+    }
+};
 
 struct Outcome {
     bool ok = false;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <optional>
 #include <string>
 
 #include "config/load.hpp"
@@ -28,20 +29,14 @@ constexpr int max_rounds = 20000;  // every exchange loop is bounded by this
 
 struct Server {
     tls_fixture::Certificate cert{"offload.test"};
-    tierlb::config::ConfigurationPtr config;
     tierlb::worker::TicketKeys tickets;
-    std::unique_ptr<BindTls> tls;
+    std::optional<tls_fixture::BoundTls> bound;  // the bind's contexts refer to its config
+    BindTls* tls = nullptr;
 
     explicit Server(const std::string& options = {}) {
-        tierlb::config::Diagnostics d;
-        config = tierlb::config::load_text("listen l\n bind 127.0.0.1:0 ssl crt " + cert.path +
-                                               " " + options + "\n server s 127.0.0.1:1\n",
-                                           "t.cfg", d);
-        REQUIRE(config);
         tickets.set(tierlb::worker::TicketKeys::generate());
-        auto loaded = BindTls::load(config->proxies[0].binds[0], config->proxies[0], "", &tickets);
-        REQUIRE(loaded);
-        tls = std::move(*loaded);
+        bound.emplace(cert, options, &tickets);
+        tls = bound->tls.get();
     }
 };
 
