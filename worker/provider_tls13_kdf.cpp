@@ -29,31 +29,61 @@ std::atomic<std::uint64_t> tls13_derivations{0};
 namespace {
 
 // A parameter's bytes, kept until the context is reset or freed. TLS13-KDF's inputs are
-// secrets (key, salt) and public strings (prefix, label, transcript hash).
-struct Field {
-    std::vector<std::uint8_t> bytes;
-    bool set = false;
+// secrets (key, salt) and public strings (prefix, label, transcript hash): in TLS 1.3 all
+// but a finite-field shared secret fit the inline bytes, so that the ~20 derivations of a
+// handshake, five parameters each, allocate nothing for them.
+class Field {
+public:
+    Field() = default;
+    Field(const Field& other) { copy(other.view(), other.set_); }
+    Field& operator=(const Field& other) {
+        if (this != &other) {
+            copy(other.view(), other.set_);
+        }
+        return *this;
+    }
+    ~Field() { clear(); }
 
     void clear() {
-        if (!bytes.empty()) {
-            OPENSSL_cleanse(bytes.data(), bytes.size());
+        OPENSSL_cleanse(inline_.data(), size_ < inline_.size() ? size_ : inline_.size());
+        if (!large_.empty()) {
+            OPENSSL_cleanse(large_.data(), large_.size());
+            large_.clear();
         }
-        bytes.clear();
-        set = false;
+        size_ = 0;
+        set_ = false;
     }
     bool assign(const OSSL_PARAM& p) {
         if (p.data_type != OSSL_PARAM_OCTET_STRING) {
             return false;
         }
-        clear();
         const auto* data = static_cast<const std::uint8_t*>(p.data);
-        if (p.data_size > 0 && data != nullptr) {
-            bytes.assign(data, data + p.data_size);
-        }
-        set = true;
+        copy(hkdf::Bytes(data, data != nullptr ? p.data_size : 0), true);
         return true;
     }
-    hkdf::Bytes view() const { return hkdf::Bytes(bytes.data(), bytes.size()); }
+    bool set() const { return set_; }
+    hkdf::Bytes view() const {
+        return hkdf::Bytes(size_ <= inline_.size() ? inline_.data() : large_.data(), size_);
+    }
+
+private:
+    void copy(hkdf::Bytes from, bool set) {
+        clear();
+        if (from.size() <= inline_.size()) {
+            if (!from.empty()) {
+                std::memcpy(inline_.data(), from.data(), from.size());
+            }
+        } else {
+            large_.assign(from.begin(), from.end());
+        }
+        size_ = from.size();
+        set_ = set;
+    }
+
+    std::array<std::uint8_t, 64> inline_{};
+    std::vector<std::uint8_t> large_;
+    std::size_t size_ = 0;
+    bool set_ = false;
 };
 
 // One EVP_KDF_CTX of TLS13-KDF: the parameters as OpenSSL's own implementation takes them.
@@ -142,9 +172,9 @@ int derive_elsewhere(const KdfContext& ctx, unsigned char* out, std::size_t size
     params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
                                                    const_cast<char*>(ctx.digest.c_str()), 0);
     auto add = [&](const char* name, const Field& field) {
-        if (field.set) {
+        if (field.set()) {
             params[n++] = OSSL_PARAM_construct_octet_string(
-                name, const_cast<std::uint8_t*>(field.bytes.data()), field.bytes.size());
+                name, const_cast<std::uint8_t*>(field.view().data()), field.view().size());
         }
     };
     add(OSSL_KDF_PARAM_KEY, ctx.key);
@@ -179,8 +209,8 @@ bool extract(hkdf::Hash hash, const KdfContext& ctx, unsigned char* out, std::si
     }
     // No key: HashLen zeros (the master secret's Extract, and the early one without PSK).
     static constexpr std::array<std::uint8_t, hkdf::max_hash_size> zeros{};
-    const hkdf::Bytes ikm = ctx.key.set ? ctx.key.view() : hkdf::Bytes(zeros.data(), n);
-    if (!ctx.salt.set) {
+    const hkdf::Bytes ikm = ctx.key.set() ? ctx.key.view() : hkdf::Bytes(zeros.data(), n);
+    if (!ctx.salt.set()) {
         hkdf::extract(hash, {}, ikm, out);
         return true;
     }
