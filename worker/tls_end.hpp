@@ -8,6 +8,8 @@
 //
 // Buffers: SSL_MODE_RELEASE_BUFFERS (set on every context) gives them back while idle.
 //
+// Session tickets (TLS 1.3) wait for the first write: see hold_tickets().
+//
 // Idle offload (tune.ssl.idle-offload): once a TLS 1.3 connection is idle -- a read would
 // block and OpenSSL holds nothing -- its record layer is taken over (worker/tls_takeover.hpp)
 // and the SSL object freed; a Tls13Stream reads and writes the records from then on. Taken
@@ -25,6 +27,7 @@
 #include <string>
 #include <system_error>
 
+#include "common/net/idle_wheel.hpp"
 #include "common/net/poller.hpp"
 #include "common/net/stream_end.hpp"
 #include "worker/tls13_stream.hpp"
@@ -56,9 +59,13 @@ public:
     // client's Finished a TLS 1.3 server writes two session tickets with a flush each, two
     // segments and two wake-ups of the client where one does (on loopback a send also runs
     // the receiver's TCP input: ~2% of a worker's CPU per handshake). Once the handshake is
-    // done, OpenSSL writes to the socket directly again.
-    void begin(SSL* ssl) {
+    // done, OpenSSL writes to the socket directly again. With TICKET_WHEEL, a TLS 1.3
+    // handshake's session tickets wait for the first write (see hold_tickets()).
+    void begin(SSL* ssl, net::IdleWheel* ticket_wheel = nullptr) {
         ssl_ = ssl;
+        if (ticket_wheel != nullptr) {
+            held_ = new HeldTickets(*this, *ticket_wheel);
+        }
         gathered_ = BIO_new(BIO_s_mem());
         SSL_set_bio(ssl_, BIO_new_socket(watch_.fd, BIO_NOCLOSE), gathered_);
         SSL_set_accept_state(ssl_);
@@ -70,6 +77,9 @@ public:
         }
         ERR_clear_error();
         const int ret = SSL_do_handshake(ssl_);
+        if (ret == 1 && hold_tickets()) {
+            return {};
+        }
         const net::IoResult result = ret == 1 ? net::IoResult{} : result_of(ret);
         const net::IoResult sent = send_gathered();  // an alert too, best effort
         if (result.status == net::IoStatus::error || result.status == net::IoStatus::eof) {
@@ -115,6 +125,9 @@ public:
             return {net::IoStatus::ok, n, 0};
         }
         net::IoResult r = result_of(0);
+        if (r.status == net::IoStatus::error && gathered_ != nullptr) {
+            (void)send_gathered();  // OpenSSL's alert, best effort
+        }
         if (r.status == net::IoStatus::want_read) {
             reads_wait_ = true;
             if (take_over()) {
@@ -127,6 +140,9 @@ public:
     net::IoResult write(std::span<const std::byte> from) {
         if (stream_) {
             return stream_->write(watch_, from);
+        }
+        if (gathered_ != nullptr) {
+            return write_with_tickets(from);
         }
         ERR_clear_error();
         std::size_t n = 0;
@@ -149,8 +165,8 @@ public:
         if (stream_) {
             return true;
         }
-        if (ssl_ == nullptr || write_pending_) {
-            return false;
+        if (ssl_ == nullptr || write_pending_ || gathered_ != nullptr) {
+            return false;  // busy, or session tickets still to send
         }
         Takeover t = capture_for_takeover(ssl_);
         if (t.check != TakeoverCheck::ready) {
@@ -177,6 +193,7 @@ public:
         } else if (ssl_ != nullptr) {
             ERR_clear_error();
             SSL_shutdown(ssl_);
+            (void)send_gathered();  // held tickets, then close_notify
         }
         ::shutdown(watch_.fd, SHUT_WR);
     }
@@ -190,6 +207,8 @@ public:
 
     void close() {
         gathered_ = nullptr;  // owned by the SSL
+        release_held();
+        owed_plain_ = 0;
         stream_.reset();
         reads_wait_ = write_pending_ = false;
         if (ssl_ != nullptr) {
@@ -204,6 +223,84 @@ public:
     }
 
 private:
+    // The fallback for tickets held after the handshake: an entry of the thread's idle wheel,
+    // allocated for the handshake only (an idle connection pays nothing for it).
+    struct HeldTickets : net::IdleEntry {
+        HeldTickets(TlsEnd& owner, net::IdleWheel& its_wheel)
+            : IdleEntry(&HeldTickets::on_tick), end(&owner), wheel(&its_wheel) {}
+        static void on_tick(net::IdleEntry* entry, net::IdleWheel&, net::Clock::time_point) {
+            static_cast<HeldTickets*>(entry)->end->send_held_tickets();
+        }
+        TlsEnd* end;
+        net::IdleWheel* wheel;
+    };
+
+    // After a TLS 1.3 handshake, what OpenSSL wrote last (in the call that read the client's
+    // Finished) is its session tickets, which nothing waits for: they are held and go in the
+    // same send as the first bytes to the client -- the answer to the client's first request,
+    // most often -- one segment, one send and one wake-up of the client fewer per connection.
+    // A server that does not write within a tick (one that is slow to answer, or waits for
+    // the client) does not delay them longer: the wheel sends them (send_held_tickets()).
+    bool hold_tickets() {
+        if (held_ == nullptr || SSL_version(ssl_) != TLS1_3_VERSION ||
+            BIO_ctrl_pending(gathered_) == 0) {
+            return false;
+        }
+        held_->wheel->schedule(*held_, net::Clock::now() + net::IdleWheel::tick);
+        return true;
+    }
+
+    // The first write with tickets held: the tickets and a record of FROM in one send. As in
+    // Tls13Stream, the plaintext is reported written once all of it left (the caller offers
+    // the same bytes again after a want-write).
+    net::IoResult write_with_tickets(std::span<const std::byte> from) {
+        if (owed_plain_ == 0) {
+            ERR_clear_error();
+            std::size_t n = 0;
+            if (SSL_write_ex(ssl_, from.data(), from.size(), &n) != 1) {
+                return result_of(0);  // a memory BIO always takes it: OpenSSL's own failure
+            }
+            owed_plain_ = n;
+        }
+        const net::IoResult sent = send_gathered();
+        if (sent.status != net::IoStatus::ok) {
+            return sent;
+        }
+        const std::size_t n = owed_plain_;
+        owed_plain_ = 0;
+        write_directly();
+        if (reads_wait_) {
+            take_over();
+        }
+        return {net::IoStatus::ok, n, 0};
+    }
+
+    // The wheel's turn came before any write: the tickets go on their own.
+    void send_held_tickets() {
+        if (gathered_ == nullptr || owed_plain_ != 0) {
+            return;  // already sent, or a write is sending them
+        }
+        const net::IoResult sent = send_gathered();
+        if (sent.status == net::IoStatus::want_write) {
+            held_->wheel->schedule(*held_, net::Clock::now() + net::IdleWheel::tick);
+            return;  // the socket is full: the next write, or the next tick
+        }
+        // An error is the relay's to find on its next read or write; the tickets are dropped.
+        (void)BIO_reset(gathered_);
+        write_directly();
+        if (reads_wait_) {
+            take_over();  // the connection was idle, waiting for its tickets to leave
+        }
+    }
+
+    void release_held() {
+        if (held_ != nullptr) {
+            held_->wheel->cancel(*held_);
+            delete held_;
+            held_ = nullptr;
+        }
+    }
+
     // Sends what OpenSSL wrote to the gathering BIO. Want-write if the socket could not take
     // it all: the rest stays, first in line.
     net::IoResult send_gathered() {
@@ -245,6 +342,7 @@ private:
 
     // The handshake is done and sent: OpenSSL writes to the socket from now on.
     void write_directly() {
+        release_held();
         if (gathered_ == nullptr) {
             return;
         }
@@ -292,6 +390,8 @@ private:
     std::unique_ptr<Tls13Stream> stream_;  // once taken over
     bool reads_wait_ = false;              // the last read would have blocked
     bool write_pending_ = false;           // OpenSSL holds part of a record to write
+    HeldTickets* held_ = nullptr;          // from begin() until the tickets are sent
+    std::size_t owed_plain_ = 0;           // plaintext sent with held tickets, not reported yet
     std::string error_;                    // OpenSSL's reason for the last error
 };
 

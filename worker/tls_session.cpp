@@ -68,7 +68,7 @@ struct TlsTier {
             co_return false;
         }
         TlsEnd& client = tunnel.client();
-        client.begin(ssl);
+        client.begin(ssl, &net::IdleWheel::of(tunnel.executor()));
         record.set_tls(true);
         while (true) {
             const net::IoResult r = client.handshake();

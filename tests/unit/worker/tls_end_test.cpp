@@ -2,6 +2,11 @@
 // TCP, a TLS 1.3 handshake leaves the server in two data segments (its flight, then both
 // session tickets together); a flight larger than the socket buffer goes out in parts, in
 // order; tickets that find the client gone do not fail the handshake (as OpenSSL's own).
+//
+// Held tickets (as the worker runs it, with an idle wheel): the tickets wait for the first
+// write and leave in its segment; with no write, the wheel sends them; a first write larger
+// than the socket takes is reported only once all of it is out; a half-close sends them before
+// close_notify; TLS 1.2's last flight is never held; idle offload waits for them.
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,8 +20,10 @@
 #include <string>
 #include <vector>
 
+#include "common/net/idle_wheel.hpp"
 #include "tls_fixture.hpp"
 #include "worker/tls_end.hpp"
+#include "worker/tls_takeover.hpp"
 
 namespace net = tierlb::net;
 using tierlb::worker::TlsEnd;
@@ -61,8 +68,9 @@ struct Client {
     SSL* ssl = nullptr;
     int tickets = 0;
 
-    explicit Client(int fd) {
+    explicit Client(int fd, int max_version = 0) {
         ctx = SSL_CTX_new_ex(nullptr, "provider=default", TLS_client_method());
+        SSL_CTX_set_max_proto_version(ctx, max_version);
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
                                                 SSL_SESS_CACHE_NO_INTERNAL_STORE);
         SSL_CTX_sess_set_new_cb(ctx, [](SSL* s, SSL_SESSION*) {
@@ -122,16 +130,20 @@ void read_tickets(Client& client) {
     }
 }
 
-// A server end and an OpenSSL client over loopback TCP, before the handshake.
+// A server end and an OpenSSL client over loopback TCP, before the handshake; with
+// HOLD_TICKETS, the end holds its tickets as the worker's do (on this io_context's wheel).
 struct OverTcp {
     Server server;
     std::pair<int, int> fds = tcp_pair();  // client, server (the server's closed by END)
-    Client client{fds.first};
+    Client client;
+    net::asio::io_context io;
     TlsEnd end;
 
-    OverTcp() {
+    explicit OverTcp(bool hold_tickets = false, int client_max_version = 0)
+        : client(fds.first, client_max_version) {
         end.watch().fd = fds.second;
-        end.begin(server.new_connection());
+        end.begin(server.new_connection(),
+                  hold_tickets ? &net::IdleWheel::of(io.get_executor()) : nullptr);
     }
     ~OverTcp() { close_client(); }
     void close_client() {
@@ -212,4 +224,154 @@ TEST_CASE("TlsEnd: tickets that find the client gone do not fail the handshake",
     c.close_client();
     end.watch().ready = net::readable | net::writable;
     CHECK(end.handshake().status == net::IoStatus::ok);
+}
+
+namespace {
+
+// Reads on the client until WANTED bytes came or the rounds ran out.
+std::string client_reads(Client& client, std::size_t wanted) {
+    std::string got;
+    char chunk[16384];
+    for (int i = 0; i < max_rounds && got.size() < wanted; ++i) {
+        std::size_t n = 0;
+        if (SSL_read_ex(client.ssl, chunk, sizeof chunk, &n) == 1) {
+            got.append(chunk, n);
+        }
+    }
+    return got;
+}
+
+std::span<const std::byte> bytes_of(const std::string& s) {
+    return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+}  // namespace
+
+TEST_CASE("TlsEnd: held tickets leave with the first write, in its segment", "[worker][tls]") {
+    OverTcp c(true);
+    REQUIRE(handshake(c.client, c.end));
+    read_tickets(c.client);
+    CHECK(c.client.tickets == 0);                 // held
+    CHECK(data_segments_out(c.fds.second) == 1);  // the flight only
+    const std::string answer = "the answer";
+    c.end.watch().ready = net::readable | net::writable;
+    const net::IoResult w = c.end.write(bytes_of(answer));
+    REQUIRE(w.status == net::IoStatus::ok);
+    CHECK(w.bytes == answer.size());
+    CHECK(data_segments_out(c.fds.second) == 2);  // tickets and answer together
+    CHECK(client_reads(c.client, answer.size()) == answer);
+    CHECK(c.client.tickets == 2);
+    // From then on, OpenSSL writes to the socket itself.
+    const std::string more = "more";
+    REQUIRE(c.end.write(bytes_of(more)).status == net::IoStatus::ok);
+    CHECK(client_reads(c.client, more.size()) == more);
+    CHECK(data_segments_out(c.fds.second) == 3);
+}
+
+TEST_CASE("TlsEnd: with nothing to write, the wheel sends the held tickets", "[worker][tls]") {
+    OverTcp c(true);
+    REQUIRE(handshake(c.client, c.end));
+    CHECK(data_segments_out(c.fds.second) == 1);
+    const auto deadline = net::Clock::now() + std::chrono::seconds(10);
+    while (c.client.tickets < 2 && net::Clock::now() < deadline) {
+        c.io.run_one_for(std::chrono::milliseconds(50));
+        read_tickets(c.client);
+    }
+    CHECK(c.client.tickets == 2);
+    CHECK(data_segments_out(c.fds.second) == 2);
+    CHECK(net::IdleWheel::of(c.io.get_executor()).size() == 0);
+    const std::string later = "later";
+    c.end.watch().ready = net::readable | net::writable;
+    REQUIRE(c.end.write(bytes_of(later)).status == net::IoStatus::ok);
+    CHECK(client_reads(c.client, later.size()) == later);
+}
+
+TEST_CASE("TlsEnd: a first write larger than the socket takes is reported once all is out",
+          "[worker][tls]") {
+    Server server;
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    Client client(sv[0]);
+    net::asio::io_context io;
+    TlsEnd end;
+    end.watch().fd = sv[1];
+    end.begin(server.new_connection(), &net::IdleWheel::of(io.get_executor()));
+    REQUIRE(handshake(client, end));
+    const int small = 1;  // the kernel's minimum instead
+    REQUIRE(::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+    std::string big(64 * 1024, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) {
+        big[i] = static_cast<char>('a' + i % 26);
+    }
+    std::string got;
+    net::IoResult w;
+    int want_writes = 0;
+    char chunk[16384];
+    for (int i = 0; i < max_rounds; ++i) {
+        end.watch().ready = net::readable | net::writable;
+        w = end.write(bytes_of(big));  // the same bytes again until reported
+        if (w.status == net::IoStatus::ok) {
+            break;
+        }
+        REQUIRE(w.status == net::IoStatus::want_write);
+        CHECK(w.bytes == 0);  // nothing reported before all of it is out
+        ++want_writes;
+        std::size_t n = 0;
+        if (SSL_read_ex(client.ssl, chunk, sizeof chunk, &n) == 1) {
+            got.append(chunk, n);
+        }
+    }
+    CHECK(want_writes > 0);
+    REQUIRE(w.status == net::IoStatus::ok);
+    // Reported at once or in part (a partial write), never more than offered.
+    REQUIRE(w.bytes > 0);
+    REQUIRE(w.bytes <= big.size());
+    got += client_reads(client, w.bytes - got.size());
+    CHECK(got == big.substr(0, w.bytes));
+    CHECK(client.tickets == 2);
+    ::close(sv[0]);
+}
+
+TEST_CASE("TlsEnd: a half-close sends the held tickets, then close_notify", "[worker][tls]") {
+    OverTcp c(true);
+    REQUIRE(handshake(c.client, c.end));
+    c.end.shutdown_write();
+    char byte = 0;
+    std::size_t n = 0;
+    int last = 0;
+    for (int i = 0; i < max_rounds; ++i) {
+        if (SSL_read_ex(c.client.ssl, &byte, 1, &n) != 1) {
+            last = SSL_get_error(c.client.ssl, 0);
+            if (last != SSL_ERROR_WANT_READ) {
+                break;
+            }
+        }
+    }
+    CHECK(c.client.tickets == 2);
+    CHECK(last == SSL_ERROR_ZERO_RETURN);
+}
+
+TEST_CASE("TlsEnd: TLS 1.2's last flight is never held", "[worker][tls]") {
+    OverTcp c(true, TLS1_2_VERSION);
+    REQUIRE(handshake(c.client, c.end));  // the client could not finish without it
+    CHECK(SSL_version(c.client.ssl) == TLS1_2_VERSION);
+    CHECK(net::IdleWheel::of(c.io.get_executor()).size() == 0);
+}
+
+TEST_CASE("TlsEnd: idle offload waits for the held tickets", "[worker][tls]") {
+    tierlb::worker::enable_idle_offload(true);
+    OverTcp c(true);
+    REQUIRE(handshake(c.client, c.end));
+    char buffer[64];
+    c.end.watch().ready = net::readable | net::writable;
+    // Nothing to read: idle, but the tickets are still to send.
+    CHECK(c.end.read(std::as_writable_bytes(std::span(buffer))).status ==
+          net::IoStatus::want_read);
+    CHECK_FALSE(c.end.taken_over());
+    const std::string answer = "answer";
+    c.end.watch().ready = net::readable | net::writable;
+    REQUIRE(c.end.write(bytes_of(answer)).status == net::IoStatus::ok);
+    CHECK(c.end.taken_over());  // tickets and answer out, reads waiting: idle now
+    CHECK(client_reads(c.client, answer.size()) == answer);
+    CHECK(c.client.tickets == 2);
 }
