@@ -12,10 +12,8 @@
 //
 // Idle offload (tune.ssl.idle-offload): once a TLS 1.3 connection is idle -- a read would
 // block and OpenSSL holds nothing -- its record layer is taken over (worker/tls_takeover.hpp)
-// and the SSL object freed; a Tls13Stream reads and writes the records from then on. Idle
-// means: a read would block, or a write completed while the reads wait; with an idle wheel
-// (the worker's), still so at the wheel's next tick, 100-200 ms later -- a short connection
-// (a request, its answer, the end) closes before and never pays for a takeover.
+// and the SSL object freed; a Tls13Stream reads and writes the records from then on. Taken
+// over when a read would block, or when a write completes while the reads wait.
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -61,13 +59,12 @@ public:
     // client's Finished a TLS 1.3 server writes two session tickets with a flush each, two
     // segments and two wake-ups of the client where one does (on loopback a send also runs
     // the receiver's TCP input: ~2% of a worker's CPU per handshake). Once the handshake is
-    // done, OpenSSL writes to the socket directly again. With WHEEL, a TLS 1.3 handshake's
-    // session tickets wait for the first write (see hold_tickets()), and the takeover of an
-    // idle connection for the wheel's next tick.
-    void begin(SSL* ssl, net::IdleWheel* wheel = nullptr) {
+    // done, OpenSSL writes to the socket directly again. With TICKET_WHEEL, a TLS 1.3
+    // handshake's session tickets wait for the first write (see hold_tickets()).
+    void begin(SSL* ssl, net::IdleWheel* ticket_wheel = nullptr) {
         ssl_ = ssl;
-        if (wheel != nullptr) {
-            next_tick_ = new NextTick(*this, *wheel);
+        if (ticket_wheel != nullptr) {
+            held_ = new HeldTickets(*this, *ticket_wheel);
         }
         gathered_ = BIO_new(BIO_s_mem());
         SSL_set_bio(ssl_, BIO_new_socket(watch_.fd, BIO_NOCLOSE), gathered_);
@@ -82,9 +79,6 @@ public:
         const int ret = SSL_do_handshake(ssl_);
         if (ret == 1 && hold_tickets()) {
             return {};
-        }
-        if (ret == 1 && !offload_possible()) {
-            release_next_tick();  // nothing left for the wheel to do
         }
         const net::IoResult result = ret == 1 ? net::IoResult{} : result_of(ret);
         const net::IoResult sent = send_gathered();  // an alert too, best effort
@@ -136,9 +130,7 @@ public:
         }
         if (r.status == net::IoStatus::want_read) {
             reads_wait_ = true;
-            if (next_tick_ != nullptr) {
-                at_next_tick();
-            } else if (take_over()) {
+            if (take_over()) {
                 return stream_->read(watch_, into);  // sends what OpenSSL owed, if anything
             }
         }
@@ -157,7 +149,7 @@ public:
         if (SSL_write_ex(ssl_, from.data(), from.size(), &n) == 1) {
             write_pending_ = false;
             if (reads_wait_) {
-                idle_now();
+                take_over();
             }
             return {net::IoStatus::ok, n, 0};
         }
@@ -177,13 +169,9 @@ public:
             return false;  // busy, or session tickets still to send
         }
         Takeover t = capture_for_takeover(ssl_);
-        if (t.check == TakeoverCheck::never) {
-            release_next_tick();  // stays on OpenSSL for good
-        }
         if (t.check != TakeoverCheck::ready) {
             return false;
         }
-        release_next_tick();
         stream_ = std::make_unique<Tls13Stream>(t.state, t.owe_key_update);
         t.state.wipe();
         // Freed before any close_notify: with no-tls-tickets, OpenSSL drops the session from
@@ -219,7 +207,7 @@ public:
 
     void close() {
         gathered_ = nullptr;  // owned by the SSL
-        release_next_tick();
+        release_held();
         owed_plain_ = 0;
         stream_.reset();
         reads_wait_ = write_pending_ = false;
@@ -235,56 +223,17 @@ public:
     }
 
 private:
-    // The connection's entry in the thread's idle wheel, while it is on OpenSSL and has
-    // something to do at a later tick: held tickets to send, a takeover once idle. Allocated
-    // at begin(), freed once taken over (or when nothing is left to do): a connection taken
-    // over pays nothing for it.
-    struct NextTick : net::IdleEntry {
-        NextTick(TlsEnd& owner, net::IdleWheel& its_wheel)
-            : IdleEntry(&NextTick::on_tick), end(&owner), wheel(&its_wheel) {}
+    // The fallback for tickets held after the handshake: an entry of the thread's idle wheel,
+    // allocated for the handshake only (an idle connection pays nothing for it).
+    struct HeldTickets : net::IdleEntry {
+        HeldTickets(TlsEnd& owner, net::IdleWheel& its_wheel)
+            : IdleEntry(&HeldTickets::on_tick), end(&owner), wheel(&its_wheel) {}
         static void on_tick(net::IdleEntry* entry, net::IdleWheel&, net::Clock::time_point) {
-            static_cast<NextTick*>(entry)->end->on_tick();
+            static_cast<HeldTickets*>(entry)->end->send_held_tickets();
         }
         TlsEnd* end;
         net::IdleWheel* wheel;
     };
-
-    // Asks for a call at the wheel's next tick, unless one is asked already.
-    void at_next_tick() {
-        if (next_tick_ != nullptr && !next_tick_->linked()) {
-            next_tick_->wheel->schedule(*next_tick_, net::Clock::now() + net::IdleWheel::tick);
-        }
-    }
-
-    void on_tick() {
-        if (gathered_ != nullptr) {
-            send_held_tickets();
-        } else if (reads_wait_) {
-            take_over();  // idle since the last tick at least, unless busy again
-        }
-    }
-
-    // Reads wait and a write just completed: idle, now or at the next tick.
-    void idle_now() {
-        if (next_tick_ != nullptr) {
-            at_next_tick();
-        } else {
-            take_over();
-        }
-    }
-
-    // Whether this connection may still leave OpenSSL (TLS 1.3, idle offload on).
-    bool offload_possible() const {
-        return idle_offload_enabled() && SSL_version(ssl_) == TLS1_3_VERSION;
-    }
-
-    void release_next_tick() {
-        if (next_tick_ != nullptr) {
-            next_tick_->wheel->cancel(*next_tick_);
-            delete next_tick_;
-            next_tick_ = nullptr;
-        }
-    }
 
     // After a TLS 1.3 handshake, what OpenSSL wrote last (in the call that read the client's
     // Finished) is its session tickets, which nothing waits for: they are held and go in the
@@ -293,11 +242,11 @@ private:
     // A server that does not write within a tick (one that is slow to answer, or waits for
     // the client) does not delay them longer: the wheel sends them (send_held_tickets()).
     bool hold_tickets() {
-        if (next_tick_ == nullptr || SSL_version(ssl_) != TLS1_3_VERSION ||
+        if (held_ == nullptr || SSL_version(ssl_) != TLS1_3_VERSION ||
             BIO_ctrl_pending(gathered_) == 0) {
             return false;
         }
-        at_next_tick();
+        held_->wheel->schedule(*held_, net::Clock::now() + net::IdleWheel::tick);
         return true;
     }
 
@@ -321,7 +270,7 @@ private:
         owed_plain_ = 0;
         write_directly();
         if (reads_wait_) {
-            idle_now();
+            take_over();
         }
         return {net::IoStatus::ok, n, 0};
     }
@@ -333,16 +282,22 @@ private:
         }
         const net::IoResult sent = send_gathered();
         if (sent.status == net::IoStatus::want_write) {
-            at_next_tick();
+            held_->wheel->schedule(*held_, net::Clock::now() + net::IdleWheel::tick);
             return;  // the socket is full: the next write, or the next tick
         }
         // An error is the relay's to find on its next read or write; the tickets are dropped.
         (void)BIO_reset(gathered_);
         write_directly();
-        if (!offload_possible()) {
-            release_next_tick();
-        } else if (reads_wait_) {
-            take_over();  // idle for a tick already, waiting for its tickets to leave
+        if (reads_wait_) {
+            take_over();  // the connection was idle, waiting for its tickets to leave
+        }
+    }
+
+    void release_held() {
+        if (held_ != nullptr) {
+            held_->wheel->cancel(*held_);
+            delete held_;
+            held_ = nullptr;
         }
     }
 
@@ -387,6 +342,7 @@ private:
 
     // The handshake is done and sent: OpenSSL writes to the socket from now on.
     void write_directly() {
+        release_held();
         if (gathered_ == nullptr) {
             return;
         }
@@ -434,7 +390,7 @@ private:
     std::unique_ptr<Tls13Stream> stream_;  // once taken over
     bool reads_wait_ = false;              // the last read would have blocked
     bool write_pending_ = false;           // OpenSSL holds part of a record to write
-    NextTick* next_tick_ = nullptr;        // with a wheel: from begin() until taken over
+    HeldTickets* held_ = nullptr;          // from begin() until the tickets are sent
     std::size_t owed_plain_ = 0;           // plaintext sent with held tickets, not reported yet
     std::string error_;                    // OpenSSL's reason for the last error
 };

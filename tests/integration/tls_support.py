@@ -10,7 +10,6 @@ import ssl
 import struct
 import subprocess
 import threading
-import time
 
 from harness import round_trip, wait_until
 
@@ -307,8 +306,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        if self.path.startswith("/slow/"):
-            time.sleep(0.5)  # a server that takes its time: the client's connection idles
         body = ("hello from the backend, path %s\n" % self.path).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
