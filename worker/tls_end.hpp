@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -260,7 +261,7 @@ private:
             if (SSL_write_ex(ssl_, from.data(), from.size(), &n) != 1) {
                 return result_of(0);  // a memory BIO always takes it: OpenSSL's own failure
             }
-            owed_plain_ = n;
+            owed_plain_ = static_cast<std::uint32_t>(n);
         }
         const net::IoResult sent = send_gathered();
         if (sent.status != net::IoStatus::ok) {
@@ -390,8 +391,10 @@ private:
     std::unique_ptr<Tls13Stream> stream_;  // once taken over
     bool reads_wait_ = false;              // the last read would have blocked
     bool write_pending_ = false;           // OpenSSL holds part of a record to write
-    HeldTickets* held_ = nullptr;          // from begin() until the tickets are sent
-    std::size_t owed_plain_ = 0;           // plaintext sent with held tickets, not reported yet
+    // Plaintext sent with held tickets, not reported yet: one relay buffer at most (beside
+    // the flags, so that every connection's TlsEnd stays a word smaller).
+    std::uint32_t owed_plain_ = 0;
+    HeldTickets* held_ = nullptr;  // from begin() until the tickets are sent
     std::string error_;                    // OpenSSL's reason for the last error
 };
 
