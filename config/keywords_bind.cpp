@@ -170,6 +170,7 @@ constexpr BindKeyword bind_keywords[] = {
     {"prefer-client-ciphers", 0, set_prefer_client_ciphers},
     {"maxconn", 1, set_maxconn},
     {"backlog", 1, set_backlog},
+    {"defer-accept", 0, set_flag<&Bind::defer_accept>},
     {"name", 1, set_text<&Bind::name>},
     {"id", 1, set_id},
     {"mode", 1, set_mode},

@@ -178,6 +178,9 @@ struct Bind {
     std::string ciphers, ciphersuites;  // completed from the ssl-default-bind-* globals
     std::optional<std::uint32_t> maxconn;
     std::optional<std::uint32_t> backlog;
+    // "defer-accept": TCP only; the kernel hands a connection over once its first bytes are
+    // in (TCP_DEFER_ACCEPT), for protocols where the client speaks first (TLS, HTTP).
+    bool defer_accept = false;
     std::string name;
     std::uint32_t id = 0;  // "id", else its position from 1
     std::optional<mode_t> mode;

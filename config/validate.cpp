@@ -181,6 +181,9 @@ void check_bind(const Bind& b, Diagnostics& diag) {
     if (b.accept_handoff && !b.address.is_unix()) {
         diag.error(b.where, name + ": 'accept-handoff' needs a unix or abns@ address");
     }
+    if (b.defer_accept && !b.address.is_inet()) {
+        diag.warning(b.where, name + ": 'defer-accept' applies to TCP addresses only: ignored");
+    }
     if (b.accept_handoff && b.accept_proxy) {
         diag.error(b.where, name +
                                 ": 'accept-handoff' and 'accept-proxy' conflict: a handed-off "

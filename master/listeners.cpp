@@ -114,6 +114,13 @@ Expected<std::vector<OpenListener>> open_listeners(const config::Configuration& 
                     fd = *bound;
                     new_fds.push_back(fd);
                 }
+                // On a kept listener too: a reload may add or remove the keyword.
+                if (address.is_inet()) {
+                    if (const int error = net::set_defer_accept(fd, bind.defer_accept)) {
+                        close_new();
+                        return unexpected(where() + "defer-accept: " + net::errno_text(error));
+                    }
+                }
                 OpenListener l{listener_key(proxy, bind),
                                p,
                                fd,

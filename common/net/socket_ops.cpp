@@ -145,6 +145,14 @@ void set_nodelay(int fd) {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+int set_defer_accept(int fd, bool on) {
+    const int seconds = on ? 1 : 0;
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof(seconds)) != 0) {
+        return errno;
+    }
+    return 0;
+}
+
 void set_keepalive(int fd) {
     const int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));

@@ -38,6 +38,12 @@ SocketAddress peer_address(int fd);
 bool is_specific(const SocketAddress& address);
 
 void set_nodelay(int fd);
+
+// HAProxy's "defer-accept": a TCP listener's connections come out of accept() only once the
+// client has sent something (or, if it stays silent, after about a second: the kernel's
+// SYN-ACK retransmission, as HAProxy sets it). Off undoes it on a listener kept across a
+// reload. Returns errno, 0 on success.
+int set_defer_accept(int fd, bool on);
 void set_keepalive(int fd);
 
 // "Connection refused" for ECONNREFUSED: strerror that is safe across threads.

@@ -10,8 +10,8 @@ import threading
 import time
 import unittest
 
-from harness import (EchoBackend, Tierlb, connect, echo_once, load_iterations, run_tierlb,
-                     server_sessions, show_stat, stats_command, unique, wait_until)
+from harness import (EchoBackend, Tierlb, connect, echo_once, load_iterations, round_trip,
+                     run_tierlb, server_sessions, show_stat, stats_command, unique, wait_until)
 from topology import two_tier
 
 
@@ -235,6 +235,33 @@ class Limits(unittest.TestCase):
         # The global maxconn applies to every process; the workers get 3 each too, and the
         # dispatcher is the one that runs out first (3 clients).
         self.check_limit(global_extra="maxconn 3")
+
+
+class DeferAccept(unittest.TestCase):
+    def test_a_silent_client_is_accepted_once_it_speaks(self):
+        """`defer-accept` (HAProxy's): the kernel holds a connection until its first bytes
+        arrive, so the dispatcher neither accepts nor forwards a client that says nothing,
+        while the bind beside it without the keyword does at once."""
+        with EchoBackend() as backend, tempfile.TemporaryDirectory() as tmp:
+            config, stats, _ = two_tier(backend.port, stats_dir=tmp,
+                                        dispatcher_bind_options="defer-accept",
+                                        dispatcher_extra="bind 127.0.0.1:0 process 1")
+            with Tierlb(config) as lb:
+                def forwarded():
+                    return sum(server_sessions(stats, "dispatcher").values())
+
+                plain = connect(lb.port("dispatcher", 1))
+                wait_until(lambda: forwarded() == 1, message="the plain bind's connection")
+                deferred = connect(lb.port("dispatcher", 0))
+                # Absence cannot be waited for: a window in which the plain bind's client
+                # was forwarded in milliseconds, well inside the kernel's one second.
+                time.sleep(0.4)
+                self.assertEqual(forwarded(), 1, "a silent client was accepted")
+                self.assertEqual(round_trip(deferred, b"hello"), b"hello")
+                self.assertEqual(forwarded(), 2)
+                self.assertEqual(round_trip(plain, b"world"), b"world")
+                deferred.close()
+                plain.close()
 
 
 class ProxyProtocol(unittest.TestCase):

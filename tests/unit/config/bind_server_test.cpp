@@ -60,6 +60,9 @@ TEST_CASE("bind options: accepted forms", "[config][bind]") {
          }},
         {"bind :443 ssl crt a.pem no-tls-tickets prefer-client-ciphers",
          [](const Bind& b) { return b.tls.no_tls_tickets && b.tls.prefer_client_ciphers; }},
+        {"bind :443 defer-accept ssl crt a.pem",
+         [](const Bind& b) { return b.defer_accept && b.ssl; }},
+        {"bind :80", [](const Bind& b) { return !b.defer_accept; }},
         {"bind :80 maxconn 50 backlog 1024 name public id 7",
          [](const Bind& b) {
              return b.maxconn == 50u && b.backlog == 1024u && b.name == "public" && b.id == 7;

@@ -160,3 +160,12 @@ TEST_CASE("warnings alone keep the configuration valid", "[config][validate]") {
     CHECK(loaded.has(1, "has no 'timeout client'"));
     CHECK(loaded.diagnostics.error_count() == 0);
 }
+
+TEST_CASE("defer-accept on a unix socket is ignored with a warning", "[config][validate]") {
+    auto loaded = load("listen l\n bind abns@w1 defer-accept\n bind :0 defer-accept\n");
+    INFO(loaded.text());
+    REQUIRE(loaded.config);
+    CHECK(loaded.has(2, "'defer-accept' applies to TCP addresses only"));
+    CHECK_FALSE(loaded.has(3, "'defer-accept'"));
+    CHECK(loaded.diagnostics.error_count() == 0);
+}
