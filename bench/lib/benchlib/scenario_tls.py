@@ -64,6 +64,9 @@ def figures(o, cores_used):
         Figure("system_us_per_hs", "  dispatcher + workers, µs", "lower", 1),
         Figure("loadgen_us_per_hs", "  TLS client (bench_loadgen) CPU per handshake, µs "
                "(for information)", "lower", 1),
+        Figure("loadgen_busy_pct", "  TLS client's CPU over the run, % of one core (near 100 × "
+               "its threads: the rate is the client's limit, whatever the servers cost)",
+               "lower", 0, kind="info"),
         Figure("hs_light_per_s", "full TLS handshakes/s with the light client (--light: a TLS "
                "1.3 client that neither decodes the certificate nor checks its signature, so "
                "that the servers, not the client, fill the cores)", "higher", 0),
@@ -72,6 +75,8 @@ def figures(o, cores_used):
         Figure("system_us_per_hs_light", "  dispatcher + workers, light client, µs", "lower", 1),
         Figure("loadgen_us_per_hs_light", "  light client CPU per handshake, µs "
                "(for information)", "lower", 1),
+        Figure("loadgen_busy_pct_light", "  light client's CPU over the run, % of one core",
+               "lower", 0, kind="info"),
         Figure("res_per_s", "resumed handshakes/s (--resume: the client offers its latest "
                "ticket)", "higher", 0),
         Figure("res_share_pct", "  share of connections resumed, %", "higher", 1),
@@ -315,6 +320,7 @@ class Scenario(ScenarioBase):
                           "although the client offered no session")
             conns = r.get("conns") or 0
             self.add_cpu_per_handshake(column, cpu, conns, "", ("disp", "workers", "loadgen"))
+            self.add_client_busy(column, r, cpu, conns, "")
             self.say(f"  {column}: {r['handshakes_per_s']:,.0f} full handshakes/s, p50 "
                      f"{stages.get('handshake_p50_ms', 0):.2f} ms p99 "
                      f"{stages.get('handshake_p99_ms', 0):.2f} ms; workers "
@@ -333,6 +339,13 @@ class Scenario(ScenarioBase):
                 self.add(column, "workers_us_per_res", cpu["workers"] * 1e6 / conns)
             self.say(f"  {column}: {r['handshakes_per_s']:,.0f} handshakes/s with --resume, "
                      f"{r.get('resumed_share', 0) * 100:.1f}% resumed")
+
+    def add_client_busy(self, column, r, cpu, conns, suffix):
+        """The client's CPU while it ran at R's rate, in % of one core: its CPU per handshake
+        times the handshakes per second."""
+        if conns and cpu["loadgen"] is not None:
+            self.add(column, f"loadgen_busy_pct{suffix}",
+                     cpu["loadgen"] / conns * r["handshakes_per_s"] * 100)
 
     def add_cpu_per_handshake(self, column, cpu, conns, suffix, figures):
         """CPU per handshake, µs, of the roles FIGURES names (disp, workers, loadgen) as
@@ -360,6 +373,7 @@ class Scenario(ScenarioBase):
         self.add(column, "hs_light_per_s", r["handshakes_per_s"])
         conns = r.get("conns") or 0
         self.add_cpu_per_handshake(column, cpu, conns, "_light", ("workers", "loadgen"))
+        self.add_client_busy(column, r, cpu, conns, "_light")
         self.say(f"  {column}: {r['handshakes_per_s']:,.0f} full handshakes/s with the light "
                  f"client; workers {fmt_us(cpu['workers'], conns)} µs/handshake")
 
@@ -586,6 +600,9 @@ class Scenario(ScenarioBase):
             f"`bind 127.0.0.1:PORT process 1-{o.workers} ssl crt site.pem accept-balance "
             "leastconn`: no dispatcher, an eBPF program makes the kernel place each connection "
             "on the process with the fewest (its figures are in the workers' rows).",
+            "- Every system's bind for the clients (the dispatchers', the single processes') "
+            "has `defer-accept` (HAProxy's keyword; tierlb's too): a connection is accepted "
+            "with its ClientHello.",
             *status,
             "",
             "## Machine",

@@ -14,8 +14,8 @@ Each worker process has its own stats socket, for the distribution scenario.
 """
 
 from . import procs
-from .systems import (DEFAULTS, HaproxyTwoTier, Instance, TierlbTwoTier, Unavailable, probe,
-                      READY_DEADLINE_S, PROBE_DEADLINE_S)
+from .systems import (DEFAULTS, HaproxyTwoTier, Instance, TierlbTwoTier, Unavailable,
+                      client_options, probe, READY_DEADLINE_S, PROBE_DEADLINE_S)
 from . import stats
 
 
@@ -32,7 +32,7 @@ class TierlbReuseport(TierlbTwoTier):
         processes = "1" if self.workers == 1 else f"1-{self.workers}"
         return self._global(prefix) + DEFAULTS.format(maxconn="") + (
             "listen worker\n"
-            f"    bind 127.0.0.1:{port} process {processes}{tls}\n"
+            f"    bind 127.0.0.1:{port} process {processes}{tls}{client_options(self.tls)}\n"
             f"    server app 127.0.0.1:{backend_port}\n"
         )
 
@@ -70,7 +70,7 @@ class HaproxyReuseport(HaproxyTwoTier):
         tls = self.tls.bind_options(haproxy=True) if self.tls else ""
         return self._global(stats_name) + DEFAULTS.format(maxconn="    maxconn 30000\n") + (
             "listen worker\n"
-            f"    bind 127.0.0.1:{port}{tls}\n"
+            f"    bind 127.0.0.1:{port}{tls}{client_options(self.tls)}\n"
             f"    server app 127.0.0.1:{backend_port}\n"
         )
 
