@@ -44,6 +44,7 @@ void set_nodelay(int fd);
 // SYN-ACK retransmission, as HAProxy sets it). Off undoes it on a listener kept across a
 // reload. Returns errno, 0 on success.
 int set_defer_accept(int fd, bool on);
+
 void set_keepalive(int fd);
 
 // "Connection refused" for ECONNREFUSED: strerror that is safe across threads.

@@ -740,8 +740,13 @@ listen dispatcher
                     wait_until(lambda: os.path.exists(stats), message="HAProxy's stats socket")
 
                     def rows():
-                        return {r["svname"]: r for r in show_stat(stats)
-                                if r["pxname"] == "dispatcher"}
+                        found = {r["svname"]: r for r in show_stat(stats)
+                                 if r["pxname"] == "dispatcher"}
+                        # HAProxy writes "* " before the status of a check in progress (one
+                        # every 100 ms here): the last result is what follows.
+                        for row in found.values():
+                            row["check_status"] = row["check_status"].removeprefix("* ")
+                        return found
 
                     # HAProxy starts servers UP: wait for checks that passed, not for UP.
                     passed = "L6OK" if "check-ssl" in server_options else "L4OK"
