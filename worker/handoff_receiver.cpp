@@ -235,6 +235,9 @@ void ControlConnection::take(const handoff::HandOff& message, int fd) {
     accepted.at = net::Clock::now() - age;
     accepted.report =
         std::make_unique<ReportToDispatcher>(shared_from_this(), message.id, message.listener_id);
+    // The dispatcher closes its copy after sending, but may not have yet when this session
+    // ends (a short connection, a dispatcher descheduled in between).
+    accepted.owners = net::FileOwners::shared;
     start_session_(std::move(accepted));
 }
 

@@ -43,10 +43,11 @@ public:
     TlsEnd& operator=(const TlsEnd&) = delete;
     ~TlsEnd() { close(); }
 
-    std::error_code attach(net::Poller& poller, int fd, std::uint32_t ready) {
+    std::error_code attach(net::Poller& poller, int fd, std::uint32_t ready,
+                           net::FileOwners owners = net::FileOwners::this_process) {
         close();
         watch_.fd = fd;
-        return poller.add(watch_, ready);
+        return poller.add(watch_, ready, owners);
     }
 
     net::PollWatch& watch() { return watch_; }
@@ -216,11 +217,7 @@ public:
             SSL_free(ssl_);
             ssl_ = nullptr;
         }
-        if (watch_.fd >= 0) {
-            ::close(watch_.fd);
-            watch_.fd = -1;
-            watch_.ready = 0;
-        }
+        net::close_watched(watch_);
     }
 
 private:

@@ -26,16 +26,16 @@ Listener::Listener(Executor executor, int fd, std::string name, AcceptGates gate
 
 Listener::~Listener() {
     gates_.paused->remove(reinterpret_cast<std::uintptr_t>(this));
-    if (watch_.fd >= 0) {
-        ::close(watch_.fd);
-    }
+    close_watched(watch_);
 }
 
 void Listener::start() {
     watch_.on_ready = &Listener::on_ready;
     watch_.owner = this;
     // Readable is assumed: connections may already wait in the backlog (a restarted process).
-    if (auto ec = Poller::of(executor_).add(watch_, readable)) {
+    // The master holds every listening socket too (for restarts and reloads), and so does the
+    // next process after a reload: a shared file, which a close alone would leave registered.
+    if (auto ec = Poller::of(executor_).add(watch_, readable, FileOwners::shared)) {
         log::alert("listener {}: cannot watch the socket: {}", name_, ec.message());
         return;
     }
@@ -46,10 +46,9 @@ void Listener::start() {
 void Listener::stop() {
     stopping_ = true;
     wake_.cancel();
-    if (watch_.fd >= 0) {
-        ::close(watch_.fd);  // also leaves the poller
-        watch_.fd = -1;
-    }
+    // Out of the poller too: otherwise each connection the next process accepts on this
+    // socket would still wake this one while it drains.
+    close_watched(watch_);
 }
 
 void Listener::set_held(bool held) {

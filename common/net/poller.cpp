@@ -29,7 +29,7 @@ void Poller::shutdown() {
     descriptor_.cancel(ignored);
 }
 
-std::error_code Poller::add(PollWatch& watch, std::uint32_t initial) {
+std::error_code Poller::add(PollWatch& watch, std::uint32_t initial, FileOwners owners) {
     epoll_event event{};
     event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     event.data.ptr = &watch;
@@ -38,6 +38,7 @@ std::error_code Poller::add(PollWatch& watch, std::uint32_t initial) {
         return {errno, std::generic_category()};
     }
     watch.subscribed = event.events;
+    watch.shared_file_epoll = owners == FileOwners::shared ? epoll_fd_ : -1;
     arm();
     return {};
 }
@@ -49,6 +50,22 @@ void Poller::remove(PollWatch& watch) {
     }
     watch.subscribed = 0;
     watch.ready = 0;
+    watch.shared_file_epoll = -1;
+}
+
+void close_watched(PollWatch& watch) {
+    if (watch.fd < 0) {
+        return;
+    }
+    if (watch.shared_file_epoll >= 0 && watch.subscribed != 0) {
+        epoll_event unused{};
+        ::epoll_ctl(watch.shared_file_epoll, EPOLL_CTL_DEL, watch.fd, &unused);
+    }
+    ::close(watch.fd);
+    watch.fd = -1;
+    watch.subscribed = 0;
+    watch.ready = 0;
+    watch.shared_file_epoll = -1;
 }
 
 void Poller::subscribe(PollWatch& watch, bool writing) {

@@ -41,9 +41,23 @@ struct PollWatch {
     // operation would block (or came back short: with edge triggering, more data means a new
     // event). Errors and hang-ups set both bits, so the next operation reports them.
     std::uint32_t ready = 0;
+    // The epoll set holding FD when its open file may outlive it in this process: a socket
+    // received from another process (hand-off), which may not have closed its own copy yet.
+    // The kernel drops an epoll registration only with the last reference to the file, so
+    // closing FD alone would leave it registered, its events pointing at this watch after
+    // the watch is gone: close_watched() takes it out first. -1 for every other socket.
+    int shared_file_epoll = -1;
     OnReady on_ready = nullptr;  // called after READY gained bits
     void* owner = nullptr;
 };
+
+// Whether a socket's open file is this process's alone, or may be held by another process
+// too (one received over SCM_RIGHTS while its sender still holds it).
+enum class FileOwners : std::uint8_t { this_process, shared };
+
+// Closes WATCH.fd, first taking it out of its epoll set if its file is shared (see
+// PollWatch::shared_file_epoll); leaves WATCH unregistered and without a descriptor.
+void close_watched(PollWatch& watch);
 
 class Poller : public asio::execution_context::service {
 public:
@@ -57,7 +71,9 @@ public:
 
     // Registers WATCH.fd (non-blocking) for reading. READY starts as INITIAL: what the caller
     // knows (a new connection can be written to); the kernel reports the rest on its own.
-    std::error_code add(PollWatch& watch, std::uint32_t initial);
+    // OWNERS says whether another process may hold the socket's file too.
+    std::error_code add(PollWatch& watch, std::uint32_t initial,
+                        FileOwners owners = FileOwners::this_process);
 
     // Asks for writability events while a write waits for room, and stops asking.
     void want_writable(PollWatch& watch) { subscribe(watch, true); }

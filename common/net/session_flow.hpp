@@ -39,6 +39,8 @@ struct Accepted {
     ListenerRuntime* listener = nullptr;
     Clock::time_point at;
     std::unique_ptr<CloseReport> report;  // a handed-off socket's: tell its dispatcher the end
+    // A handed-off socket: its dispatcher may still hold the file when the session ends.
+    FileOwners owners = FileOwners::this_process;
 };
 
 // The client's addresses as the session knows them: the socket's, or a PROXY header's.
@@ -214,7 +216,8 @@ Task<void> run_session(ProcessState& process, Accepted accepted, Tier tier) {
         }
     }
     if (!deferred) {
-        if (auto ec = tunnel->client().attach(tunnel->poller(), accepted.fd, first_guess)) {
+        if (auto ec = tunnel->client().attach(tunnel->poller(), accepted.fd, first_guess,
+                                              accepted.owners)) {
             ::close(accepted.fd);
             record.fail('I', 'R', ec.message());
             co_return;

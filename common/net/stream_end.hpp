@@ -36,10 +36,11 @@ public:
     ~PlainEnd() { close(); }
 
     // Takes FD (non-blocking) and registers it with POLLER; READY is what is known of it.
-    std::error_code attach(Poller& poller, int fd, std::uint32_t ready) {
+    std::error_code attach(Poller& poller, int fd, std::uint32_t ready,
+                           FileOwners owners = FileOwners::this_process) {
         close();
         watch_.fd = fd;
-        return poller.add(watch_, ready);
+        return poller.add(watch_, ready, owners);
     }
     bool attached() const { return watch_.fd >= 0; }
 
@@ -91,13 +92,7 @@ public:
     }
 
     // Closing also takes the socket out of the poller.
-    void close() {
-        if (watch_.fd >= 0) {
-            ::close(watch_.fd);
-            watch_.fd = -1;
-            watch_.ready = 0;
-        }
-    }
+    void close() { close_watched(watch_); }
 
 private:
     // WAIT is what to wait for when the call would block, BIT the readiness it used up.

@@ -17,7 +17,7 @@ import time
 import unittest
 
 from harness import (EchoBackend, Tierlb, echo_once, round_trip, server_sessions, show_stat,
-                     wait_until)
+                     unique, wait_until)
 from tls_certs import self_signed
 from topology import two_tier
 from test_dispatcher import open_burst, spread
@@ -335,6 +335,62 @@ class Security(unittest.TestCase):
                                  1)
                 # The dispatcher's own control connection still works.
                 self.assertEqual(echo_once(lb.port("dispatcher")), b"ping")
+
+
+def hand_off_message(identifier):
+    """A well-formed hand-off message (version 1, type 1), without addresses: the worker
+    reads the socket's own."""
+    body = struct.pack("<QIQ", identifier, 0, 0) + bytes(19) + bytes(19)
+    return bytes([1, 1, len(body) & 0xff, len(body) >> 8]) + body
+
+
+class SenderStillHolds(unittest.TestCase):
+    def test_a_socket_its_sender_still_holds_leaves_the_worker_with_its_session(self):
+        """A dispatcher closes its copy of a socket just after handing it off, but may be
+        descheduled in between while the worker serves a short connection to its end. The
+        kernel drops an epoll registration only with the last reference to the file, so the
+        worker must take the socket out of its set itself: otherwise the next event on that
+        file reaches a session already deleted (found as a double free at 4,500 handshakes
+        per second). Here the test is the dispatcher and keeps its copy; the worker ends the
+        session on `timeout client` while the client stays, and the client then sends more:
+        an event on the file. The worker must go on serving, the same process (under ASan:
+        no use after free)."""
+        with EchoBackend() as backend:
+            name = unique("held")
+            config = ("global\n    log stderr format raw local0 info\n"
+                      "defaults\n    mode tcp\n    timeout connect 2s\n"
+                      "    timeout client 200ms\n    timeout server 1h\n"
+                      "listen worker\n    bind abns@%s accept-handoff\n"
+                      "    server app 127.0.0.1:%d\n" % (name, backend.port))
+            with Tierlb(config) as lb:
+                pid = lb.pid_of(1)
+                control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                control.connect(b"\0" + name.encode().ljust(107, b"\0"))
+                control.settimeout(5)
+                kept = []
+                for identifier in range(1, 4):
+                    listener = socket.socket()
+                    listener.bind(("127.0.0.1", 0))
+                    listener.listen(1)
+                    client = socket.create_connection(listener.getsockname(), timeout=5)
+                    held, _ = listener.accept()
+                    listener.close()
+                    kept += [client, held]
+                    control.sendmsg([hand_off_message(identifier)],
+                                    [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                      struct.pack("i", held.fileno()))])
+                    self.assertEqual(round_trip(client, b"ping %d" % identifier),
+                                     b"ping %d" % identifier)
+                    # The worker's report of the end (idle timeout): type 4, closed.
+                    while control.recv(256)[1] != 4:
+                        pass
+                    client.sendall(b"after the end")  # lands on the file the test holds
+                # Each round's hand-off was served after the previous round's late bytes.
+                self.assertEqual(lb.pid_of(1), pid)
+                self.assertEqual(lb.log.find_all(r"killed by signal"), [])
+                for s in kept:
+                    s.close()
+                control.close()
 
 
 if __name__ == "__main__":
