@@ -392,7 +392,7 @@ private:
     // the flags, so that every connection's TlsEnd stays a word smaller).
     std::uint32_t owed_plain_ = 0;
     HeldTickets* held_ = nullptr;  // from begin() until the tickets are sent
-    std::string error_;                    // OpenSSL's reason for the last error
+    std::string error_;            // OpenSSL's reason for the last error
 };
 
 }  // namespace tierlb::worker

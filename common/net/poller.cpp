@@ -43,29 +43,31 @@ std::error_code Poller::add(PollWatch& watch, std::uint32_t initial, FileOwners 
     return {};
 }
 
-void Poller::remove(PollWatch& watch) {
-    if (watch.fd >= 0 && watch.subscribed != 0) {  // never added: nothing to take out
+namespace {
+
+// Takes WATCH.fd out of EPOLL (when it was ever added) and forgets its registration.
+void unregister(int epoll, PollWatch& watch) {
+    if (epoll >= 0 && watch.fd >= 0 && watch.subscribed != 0) {
         epoll_event unused{};
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, watch.fd, &unused);
+        ::epoll_ctl(epoll, EPOLL_CTL_DEL, watch.fd, &unused);
     }
     watch.subscribed = 0;
     watch.ready = 0;
     watch.shared_file_epoll = -1;
 }
 
+}  // namespace
+
+void Poller::remove(PollWatch& watch) { unregister(epoll_fd_, watch); }
+
 void close_watched(PollWatch& watch) {
     if (watch.fd < 0) {
         return;
     }
-    if (watch.shared_file_epoll >= 0 && watch.subscribed != 0) {
-        epoll_event unused{};
-        ::epoll_ctl(watch.shared_file_epoll, EPOLL_CTL_DEL, watch.fd, &unused);
-    }
+    // A file of this process alone leaves the set with its last descriptor: no call needed.
+    unregister(watch.shared_file_epoll, watch);
     ::close(watch.fd);
     watch.fd = -1;
-    watch.subscribed = 0;
-    watch.ready = 0;
-    watch.shared_file_epoll = -1;
 }
 
 void Poller::subscribe(PollWatch& watch, bool writing) {

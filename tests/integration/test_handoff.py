@@ -286,16 +286,22 @@ class Reload(unittest.TestCase):
                                     start=mark)
 
 
+def hand_off_message(identifier):
+    """A well-formed hand-off message (version 1, type 1), without addresses: the worker
+    reads the socket's own."""
+    body = struct.pack("<QIQ", identifier, 0, 0) + bytes(19) + bytes(19)
+    return bytes([1, 1, len(body) & 0xff, len(body) >> 8]) + body
+
+
+# Run as another user: NAME, ATTEMPTS, and the hand-off message to send (hex).
 INTRUDER = r"""
 import socket, struct, sys
 name = sys.argv[1]
+message = bytes.fromhex(sys.argv[3])
 for attempt in range(int(sys.argv[2])):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect(b"\0" + name.encode().ljust(107, b"\0"))
     victim = socket.socket()
-    # A well-formed hand-off message (version 1, type 1) carrying a socket.
-    body = struct.pack("<QIQ", 1, 0, 0) + bytes(19) + bytes(19)
-    message = bytes([1, 1, len(body) & 0xff, len(body) >> 8]) + body
     try:
         s.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", victim.fileno()))])
         s.settimeout(5)
@@ -321,7 +327,8 @@ class Security(unittest.TestCase):
                 attempts = 12
                 result = subprocess.run(
                     ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                     sys.executable, "-c", INTRUDER, names[0], str(attempts)],
+                     sys.executable, "-c", INTRUDER, names[0], str(attempts),
+                     hand_off_message(1).hex()],
                     capture_output=True, text=True, timeout=60)
                 self.assertNotIn("answer b'", result.stdout + result.stderr)
                 refused = r"worker/abns@%s: control connection refused: pid \d+ runs as uid " \
@@ -335,13 +342,6 @@ class Security(unittest.TestCase):
                                  1)
                 # The dispatcher's own control connection still works.
                 self.assertEqual(echo_once(lb.port("dispatcher")), b"ping")
-
-
-def hand_off_message(identifier):
-    """A well-formed hand-off message (version 1, type 1), without addresses: the worker
-    reads the socket's own."""
-    body = struct.pack("<QIQ", identifier, 0, 0) + bytes(19) + bytes(19)
-    return bytes([1, 1, len(body) & 0xff, len(body) >> 8]) + body
 
 
 class SenderStillHolds(unittest.TestCase):
